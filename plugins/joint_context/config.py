@@ -1,0 +1,175 @@
+"""A run's configuration: which contexts, weights and model ids, validated before any data is touched.
+
+The DAG's params and the command line both end up here, so both accept and reject the same things.
+No Airflow import: the DAG factory turns :func:`params_schema` into ``Param`` objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from joint_context.joint import SimpleAverageJointModel
+from joint_context.spaces import JointSpace, canonical_json
+from joint_context.vectors import JointDataError
+
+MAX_IDENTIFIER_LENGTH = 64  # model_id / source_type / filter columns are varchar(<= 64)
+MAX_REGION_LENGTH = 32  # regimes.region is varchar(32)
+
+
+class ParamsError(JointDataError):
+    """Bad params or ``--conf``: the message says which key and what is expected."""
+
+
+@dataclass(frozen=True)
+class JointContext:
+    """One region plus the text filters applied to it."""
+
+    region: str
+    filters: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def filter_dict(self) -> dict[str, str]:
+        return dict(self.filters)
+
+    def describe(self) -> str:
+        applied = ", ".join(f"{name}={value}" for name, value in self.filters)
+        return f"{self.region} [{applied or 'no filters'}]"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a run needs besides the date: contexts, the joint model, model ids and source type."""
+
+    space: JointSpace
+    contexts: tuple[JointContext, ...]
+    joint_model: SimpleAverageJointModel
+    text_model_id: str
+    source_type: str
+    joint_model_id: str
+
+    def entity_scope(self, context: JointContext) -> dict:
+        return self.space.entity_scope(context.region, context.filter_dict)
+
+    @classmethod
+    def from_params(
+        cls, space: JointSpace, params: Mapping, conf_keys: Iterable[str] = ()
+    ) -> RunConfig:
+        """Validate params (defaults filled in) and the keys a user passed in ``--conf``.
+
+        :param space: the joint space whose filters the contexts may use.
+        :param params: the run's params, e.g. ``context["params"]``.
+        :param conf_keys: the keys of ``dag_run.conf``; unknown ones are an error, not silently ignored.
+        """
+        defaults = default_params(space)
+        unknown_keys = sorted(set(conf_keys) - set(defaults))
+        if unknown_keys:
+            raise ParamsError(f"unknown key(s) in conf: {unknown_keys}; accepted: {sorted(defaults)}")
+        merged = {**defaults, **{key: value for key, value in params.items() if key in defaults}}
+        contexts = parse_contexts(space, merged["contexts"])
+        try:
+            joint_model = SimpleAverageJointModel(merged["numeric_weight"], merged["text_weight"])
+        except JointDataError as error:
+            raise ParamsError(str(error)) from error
+        return cls(
+            space=space,
+            contexts=contexts,
+            joint_model=joint_model,
+            text_model_id=_identifier(merged, "text_model_id"),
+            source_type=_identifier(merged, "source_type"),
+            joint_model_id=_identifier(merged, "joint_model_id"),
+        )
+
+
+def default_params(space: JointSpace) -> dict:
+    return {
+        "contexts": [dict(context) for context in space.default_contexts],
+        "numeric_weight": 0.5,
+        "text_weight": 0.5,
+        "text_model_id": space.default_text_model_id,
+        "source_type": space.default_source_type,
+        "joint_model_id": space.default_joint_model_id,
+    }
+
+
+def params_schema(space: JointSpace) -> dict[str, dict]:
+    """JSON schema keywords per param (with ``default``), for Airflow's ``Param`` and the trigger form."""
+    defaults = default_params(space)
+    identifier = {"type": "string", "minLength": 1, "maxLength": MAX_IDENTIFIER_LENGTH}
+    context_properties = {
+        "region": {"type": "string", "minLength": 1, "maxLength": MAX_REGION_LENGTH},
+        **{
+            text_filter.name: {
+                "type": ["string", "null"], "minLength": 1, "maxLength": MAX_IDENTIFIER_LENGTH,
+                "description": text_filter.description,
+            }
+            for text_filter in space.filters
+        },
+    }
+    weight = {"type": "number", "minimum": 0}
+    return {
+        "contexts": {
+            "default": defaults["contexts"],
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "properties": context_properties,
+                "required": ["region"],
+                "additionalProperties": False,
+            },
+            "description": f"Regions and optional filters ({', '.join(space.filter_names)}); one row each.",
+        },
+        "numeric_weight": {"default": 0.5, **weight, "description": "w_num, >= 0 (w_num + w_text > 0)"},
+        "text_weight": {"default": 0.5, **weight, "description": "w_text, >= 0 (w_num + w_text > 0)"},
+        "text_model_id": {"default": defaults["text_model_id"], **identifier},
+        "source_type": {"default": defaults["source_type"], **identifier},
+        "joint_model_id": {"default": defaults["joint_model_id"], **identifier},
+    }
+
+
+def parse_contexts(space: JointSpace, raw_contexts: object) -> tuple[JointContext, ...]:
+    """Validate a ``contexts`` list; a context whose scope repeats another's is an error."""
+    if not isinstance(raw_contexts, list) or not raw_contexts:
+        raise ParamsError(f"contexts must be a non-empty list of objects, got {raw_contexts!r}")
+    allowed = ("region", *space.filter_names)
+    contexts: list[JointContext] = []
+    seen_scopes: dict[str, int] = {}
+    for index, raw in enumerate(raw_contexts):
+        where = f"contexts[{index}]"
+        if not isinstance(raw, Mapping):
+            raise ParamsError(f"{where} must be an object like {space.default_contexts[0]}, got {raw!r}")
+        unknown = sorted(set(raw) - set(allowed))
+        if unknown:
+            raise ParamsError(f"{where} has unknown key(s) {unknown}; accepted: {list(allowed)}")
+        region = raw.get("region")
+        _check_text(region, f"{where}.region", MAX_REGION_LENGTH)
+        filters = []
+        for name in space.filter_names:
+            value = raw.get(name)
+            if value is None:
+                continue
+            _check_text(value, f"{where}.{name}", MAX_IDENTIFIER_LENGTH)
+            filters.append((name, value))
+        context = JointContext(region=region, filters=tuple(filters))
+        scope_key = canonical_json(space.entity_scope(context.region, context.filter_dict))
+        if scope_key in seen_scopes:
+            raise ParamsError(f"{where} repeats contexts[{seen_scopes[scope_key]}] ({context.describe()})")
+        seen_scopes[scope_key] = index
+        contexts.append(context)
+    return tuple(contexts)
+
+
+def _identifier(params: Mapping, key: str) -> str:
+    value = params[key]
+    _check_text(value, key, MAX_IDENTIFIER_LENGTH)
+    return value
+
+
+def _check_text(value: object, where: str, max_length: int) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ParamsError(f"{where} must be a non-empty string, got {value!r}")
+    if len(value) > max_length:
+        raise ParamsError(f"{where} is {len(value)} characters long, at most {max_length} fit the column")
+    if "\x00" in value:
+        raise ParamsError(f"{where} must not contain NUL characters")

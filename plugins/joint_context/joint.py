@@ -1,0 +1,143 @@
+"""The joint-model math: a streaming mean of text vectors and the weighted joint (no Airflow, no SQL).
+
+    z_text  = mean_i v_i                                   (accumulated in float64)
+    z_joint = (w_num * z_num + w_text * z_text) / (w_num + w_text)     (stored as float32)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from joint_context.vectors import (
+    FLOAT32_LE,
+    JointDataError,
+    VectorDataError,
+    check_byte_length,
+    check_dimension,
+)
+
+
+@dataclass
+class TextAccumulator:
+    """Running float64 sum and count of one context's text vectors, fed in batches of stored rows.
+
+    Holds O(dimension) state whatever the number of rows, so a day of 200k vectors stays small; the
+    state is what travels between tasks (see :meth:`to_dict`).
+
+    :param table: the table the vectors come from, named in errors.
+    """
+
+    table: str
+    dimension: int | None = None
+    vector_count: int = 0
+    null_count: int = 0
+    vector_sum: np.ndarray | None = field(default=None, repr=False)
+    first_row_id: str | None = None
+
+    def add_rows(self, rows: Iterable[tuple[object, bytes | memoryview | None]]) -> None:
+        """Add ``(row_id, raw_vector)`` rows; NULL vectors are counted and left out.
+
+        Validates every row (byte length, one dimension for all, finite values) before anything is added,
+        so a failing batch leaves the accumulator as it was.
+        """
+        row_ids: list[object] = []
+        raw_vectors: list[bytes | memoryview] = []
+        dimension = self.dimension
+        first_row_id = self.first_row_id
+        null_count = 0
+        for row_id, raw in rows:
+            if raw is None:
+                null_count += 1
+                continue
+            check_byte_length(len(raw), table=self.table, row_id=row_id)
+            row_dimension = len(raw) // FLOAT32_LE.itemsize
+            if dimension is None:
+                dimension, first_row_id = row_dimension, str(row_id)
+            check_dimension(
+                row_dimension, dimension, table=self.table, row_id=row_id,
+                expected_from=f"the dimension of row {first_row_id!r} of the same day",
+            )
+            row_ids.append(row_id)
+            raw_vectors.append(raw)
+        if raw_vectors:
+            matrix = np.frombuffer(b"".join(raw_vectors), dtype=FLOAT32_LE).reshape(len(raw_vectors), dimension)
+            finite_rows = np.isfinite(matrix).all(axis=1)
+            if not finite_rows.all():
+                bad_row = int(np.argmin(finite_rows))
+                position = int(np.argmin(np.isfinite(matrix[bad_row])))
+                raise VectorDataError(
+                    self.table, row_ids[bad_row],
+                    f"vector holds a non-finite value ({matrix[bad_row, position]}) at position {position}",
+                )
+            batch_sum = matrix.sum(axis=0, dtype=np.float64)
+            self.vector_sum = batch_sum if self.vector_sum is None else self.vector_sum + batch_sum
+            self.vector_count += len(raw_vectors)
+        self.dimension, self.first_row_id = dimension, first_row_id
+        self.null_count += null_count
+
+    def mean(self) -> np.ndarray:
+        """The float64 mean of the vectors added so far; raises if there are none."""
+        if not self.vector_count:
+            raise JointDataError(f"no text vectors from {self.table} to average")
+        return self.vector_sum / self.vector_count
+
+    def to_dict(self) -> dict:
+        """A JSON-safe summary (sum, counts, dimension): what XCom carries instead of the raw vectors."""
+        return {
+            "table": self.table,
+            "dimension": self.dimension,
+            "vector_count": self.vector_count,
+            "null_count": self.null_count,
+            "vector_sum": None if self.vector_sum is None else self.vector_sum.tolist(),
+            "first_row_id": self.first_row_id,
+        }
+
+    @classmethod
+    def from_dict(cls, state: dict) -> TextAccumulator:
+        vector_sum = state["vector_sum"]
+        return cls(
+            table=state["table"],
+            dimension=state["dimension"],
+            vector_count=state["vector_count"],
+            null_count=state["null_count"],
+            vector_sum=None if vector_sum is None else np.asarray(vector_sum, dtype=np.float64),
+            first_row_id=state["first_row_id"],
+        )
+
+
+@dataclass(frozen=True)
+class SimpleAverageJointModel:
+    """The ``joint-regime-core-v1`` model: a weighted average of the numeric and text branches.
+
+    :param numeric_weight: weight of the regime embedding, >= 0.
+    :param text_weight: weight of the mean text embedding, >= 0; the two must sum to more than 0.
+    """
+
+    numeric_weight: float = 0.5
+    text_weight: float = 0.5
+
+    def __post_init__(self) -> None:
+        for name in ("numeric_weight", "text_weight"):
+            weight = getattr(self, name)
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not np.isfinite(weight):
+                raise JointDataError(f"{name} must be a finite number, got {weight!r}")
+            if weight < 0:
+                raise JointDataError(f"{name} must be >= 0, got {weight!r}")
+        if self.numeric_weight + self.text_weight <= 0:
+            raise JointDataError("numeric_weight + text_weight must be > 0, got 0")
+
+    def embed(self, numeric_vector: np.ndarray, text_vector: np.ndarray) -> np.ndarray:
+        """``(w_num * z_num + w_text * z_text) / (w_num + w_text)`` in float64, returned as float32."""
+        numeric_vector = np.asarray(numeric_vector, dtype=np.float64)
+        text_vector = np.asarray(text_vector, dtype=np.float64)
+        if numeric_vector.shape != text_vector.shape:
+            raise JointDataError(
+                f"numeric vector has dimension {numeric_vector.shape[0]} but text vector has "
+                f"dimension {text_vector.shape[0]}"
+            )
+        total_weight = self.numeric_weight + self.text_weight
+        joint = (self.numeric_weight * numeric_vector + self.text_weight * text_vector) / total_weight
+        return joint.astype(FLOAT32_LE)

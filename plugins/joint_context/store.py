@@ -1,0 +1,142 @@
+"""Reading regimes and text vectors, and writing joint rows, over a DB-API connection (no Airflow import).
+
+Works with psycopg 3 (Airflow 3's postgres provider) and psycopg2 (Airflow 2.11's). Every query lives in
+``include/sql/``; values reach the driver only as bound parameters.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+
+from joint_context.spaces import JointSpace, canonical_json, joint_lock_key
+
+SQL_DIR = Path(__file__).resolve().parents[2] / "include" / "sql"
+TEXT_FETCH_BATCH_ROWS = 2000
+
+
+@functools.cache
+def read_sql(name: str) -> str:
+    """The text of ``include/sql/<name>``."""
+    return (SQL_DIR / name).read_text()
+
+
+def utc_day_start(day: date) -> datetime:
+    """``day`` 00:00 UTC as an aware datetime: bound as timestamptz, so no session TimeZone applies."""
+    return datetime.combine(day, time.min, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class RegimeRow:
+    region: str
+    as_of_date: date
+    regime_record_id: str
+    regime_embedding: bytes | None
+
+
+def fetch_regimes(
+    runtime_conn, regions: Sequence[str], first_date: date, last_date: date
+) -> dict[tuple[str, date], RegimeRow]:
+    """The newest regime row per ``(region, as_of_date)`` in the inclusive date range, in one query."""
+    with runtime_conn.cursor() as cursor:
+        cursor.execute(
+            read_sql("select_regimes.sql"),
+            {"regions": list(regions), "first_date": first_date, "last_date": last_date},
+        )
+        rows = cursor.fetchall()
+    return {
+        (region, as_of_date): RegimeRow(region, as_of_date, record_id, None if raw is None else bytes(raw))
+        for region, as_of_date, record_id, raw in rows
+    }
+
+
+def stream_text_vectors(
+    historical_conn,
+    space: JointSpace,
+    *,
+    source_type: str,
+    text_model_id: str,
+    filters: dict[str, str],
+    first_date: date,
+    last_date: date,
+    batch_rows: int = TEXT_FETCH_BATCH_ROWS,
+) -> Iterator[list[tuple[date, str, bytes | memoryview | None]]]:
+    """Yield batches of ``(utc_date, source_id, vector)`` for the UTC days ``first_date..last_date``.
+
+    A server-side cursor streams the rows, so memory stays flat however large a day is.
+    """
+    params = {
+        "source_type": source_type,
+        "text_model_id": text_model_id,
+        "window_start": utc_day_start(first_date),
+        "window_end": utc_day_start(last_date + timedelta(days=1)),
+        **{name: filters.get(name) for name in space.filter_names},
+    }
+    cursor = historical_conn.cursor(name=f"joint_context_text_{uuid.uuid4().hex}")
+    try:
+        cursor.execute(read_sql(space.text_sql), params)
+        while batch := cursor.fetchmany(batch_rows):
+            yield [(utc_timestamp.astimezone(timezone.utc).date(), source_id, vector)
+                   for utc_timestamp, source_id, vector in batch]
+    finally:
+        cursor.close()
+
+
+@dataclass(frozen=True)
+class JointRow:
+    """What one context should leave in ``joint_embeddings``: a vector, or nothing (``vector_bytes=None``)."""
+
+    entity_scope: dict
+    vector_bytes: bytes | None
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    entity_scope: dict
+    action: str  # written | replaced | removed | nothing
+    previous_rows: int
+
+
+def replace_joint_rows(
+    historical_conn, *, joint_type: str, model_id: str, as_of_date: date, rows: Sequence[JointRow]
+) -> list[WriteOutcome]:
+    """Make each row's key hold exactly that row (or nothing), all in one transaction.
+
+    The key is ``(joint_type, model_id, as_of_date, entity_scope)``. The table has no unique key, so
+    writers of one key are serialised by a transaction-scoped advisory lock, taken in key order to rule
+    out deadlocks; then every existing row of the key (legacy duplicates included) is deleted and the new
+    row inserted. On any error the transaction is rolled back and the previous rows stay.
+    """
+    keyed = sorted(
+        ((joint_lock_key(joint_type, model_id, as_of_date, row.entity_scope), row) for row in rows),
+        key=lambda pair: pair[0],
+    )
+    outcomes = []
+    try:
+        with historical_conn.cursor() as cursor:
+            for lock_key, _row in keyed:
+                cursor.execute(read_sql("lock_joint_key.sql"), {"lock_key": lock_key})
+            for row in rows:
+                key = {
+                    "joint_type": joint_type,
+                    "model_id": model_id,
+                    "as_of_date": as_of_date,
+                    "entity_scope": canonical_json(row.entity_scope),
+                }
+                cursor.execute(read_sql("delete_joint_rows.sql"), key)
+                previous_rows = cursor.rowcount
+                if row.vector_bytes is not None:
+                    cursor.execute(read_sql("insert_joint_row.sql"), {**key, "vector": row.vector_bytes})
+                    action = "replaced" if previous_rows else "written"
+                else:
+                    action = "removed" if previous_rows else "nothing"
+                outcomes.append(WriteOutcome(row.entity_scope, action, previous_rows))
+        historical_conn.commit()
+    except BaseException:
+        historical_conn.rollback()
+        raise
+    return outcomes
