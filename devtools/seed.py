@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 
@@ -72,7 +72,7 @@ def insert_text_embedding(historical_conn, *, source_type: str, source_id: str, 
 
 
 def utc(day: date, hour: int = 0, minute: int = 0) -> datetime:
-    return datetime.combine(day, time(hour, minute), tzinfo=timezone.utc)
+    return datetime.combine(day, time(hour, minute), tzinfo=UTC)
 
 
 DEMO_FIRST_DATE = date(2025, 1, 1)

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from joint_context.joint import SimpleAverageJointModel
+from joint_context.errors import JointDataError, ParamsError
+
+__all__ = ["JointContext", "ParamsError", "RunConfig", "default_params", "params_schema", "parse_contexts"]
 from joint_context.spaces import JointSpace, canonical_json
-from joint_context.vectors import JointDataError
+
+if TYPE_CHECKING:
+    from joint_context.joint import SimpleAverageJointModel
 
 MAX_IDENTIFIER_LENGTH = 64  # model_id / source_type / filter columns are varchar(<= 64)
 MAX_REGION_LENGTH = 32  # regimes.region is varchar(32)
-
-
-class ParamsError(JointDataError):
-    """Bad params or ``--conf``: the message says which key and what is expected."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,8 @@ class RunConfig:
         unknown_keys = sorted(set(conf_keys) - set(defaults))
         if unknown_keys:
             raise ParamsError(f"unknown key(s) in conf: {unknown_keys}; accepted: {sorted(defaults)}")
+        from joint_context.joint import SimpleAverageJointModel  # numpy: not at DAG parse time
+
         merged = {**defaults, **{key: value for key, value in params.items() if key in defaults}}
         contexts = parse_contexts(space, merged["contexts"])
         try:

@@ -6,18 +6,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from joint_context.vectors import (
-    FLOAT32_LE,
-    JointDataError,
-    VectorDataError,
-    check_byte_length,
-    check_dimension,
-)
+from joint_context.errors import JointDataError, VectorDataError
+from joint_context.vectors import FLOAT32_LE, check_byte_length, check_dimension
 
 
 @dataclass
@@ -120,14 +116,7 @@ class SimpleAverageJointModel:
     text_weight: float = 0.5
 
     def __post_init__(self) -> None:
-        for name in ("numeric_weight", "text_weight"):
-            weight = getattr(self, name)
-            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not np.isfinite(weight):
-                raise JointDataError(f"{name} must be a finite number, got {weight!r}")
-            if weight < 0:
-                raise JointDataError(f"{name} must be >= 0, got {weight!r}")
-        if self.numeric_weight + self.text_weight <= 0:
-            raise JointDataError("numeric_weight + text_weight must be > 0, got 0")
+        check_weights(self.numeric_weight, self.text_weight)
 
     def embed(self, numeric_vector: np.ndarray, text_vector: np.ndarray) -> np.ndarray:
         """``(w_num * z_num + w_text * z_text) / (w_num + w_text)`` in float64, returned as float32."""
@@ -141,3 +130,14 @@ class SimpleAverageJointModel:
         total_weight = self.numeric_weight + self.text_weight
         joint = (self.numeric_weight * numeric_vector + self.text_weight * text_vector) / total_weight
         return joint.astype(FLOAT32_LE)
+
+
+def check_weights(numeric_weight: object, text_weight: object) -> None:
+    """Both weights finite numbers >= 0 with a positive sum; raises :class:`JointDataError` otherwise."""
+    for name, weight in (("numeric_weight", numeric_weight), ("text_weight", text_weight)):
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight):
+            raise JointDataError(f"{name} must be a finite number, got {weight!r}")
+        if weight < 0:
+            raise JointDataError(f"{name} must be >= 0, got {weight!r}")
+    if numeric_weight + text_weight <= 0:
+        raise JointDataError("numeric_weight + text_weight must be > 0, got 0")

@@ -14,19 +14,10 @@ from datetime import date
 
 from joint_context.compat import AirflowFailException, AirflowSensorTimeout, BaseOperator, BaseSensorOperator
 from joint_context.config import RunConfig
-from joint_context.pipeline import (
-    ContextResult,
-    ExtractedContext,
-    aggregate_day,
-    extract_day,
-    log_extracted,
-    log_outcomes,
-    log_results,
-    write_day,
-)
+from joint_context.errors import JointDataError
 from joint_context.spaces import JointSpace
-from joint_context.store import fetch_regimes
-from joint_context.vectors import JointDataError
+
+# joint_context.pipeline and .store (numpy, SQL) are imported inside execute(): DAG files parse without them.
 
 RUNTIME_CONN_ID = "runtime_db"
 HISTORICAL_CONN_ID = "historical_db"
@@ -96,10 +87,15 @@ class ExtractJointInputsOperator(BaseOperator):
         self.historical_conn_id = historical_conn_id
 
     def execute(self, context) -> dict:
+        from joint_context.pipeline import extract_day, log_extracted
+
         with fail_without_retry_on_data_error():
             config = run_config(self.space, context)
             as_of_date = parse_as_of_date(self.as_of_date)
-            with connection(self.runtime_conn_id) as runtime_conn, connection(self.historical_conn_id) as historical_conn:
+            with (
+                connection(self.runtime_conn_id) as runtime_conn,
+                connection(self.historical_conn_id) as historical_conn,
+            ):
                 extracted = extract_day(runtime_conn, historical_conn, config, as_of_date)
         log_extracted(as_of_date, extracted)
         return {"as_of_date": as_of_date.isoformat(), "contexts": [item.to_xcom() for item in extracted]}
@@ -120,6 +116,8 @@ class AggregateJointOperator(BaseOperator):
         self.extracted = extracted
 
     def execute(self, context) -> dict:
+        from joint_context.pipeline import ExtractedContext, aggregate_day, log_results
+
         with fail_without_retry_on_data_error():
             config = run_config(self.space, context)
             as_of_date = parse_as_of_date(self.extracted["as_of_date"])
@@ -150,6 +148,8 @@ class WriteJointEmbeddingsOperator(BaseOperator):
         self.historical_conn_id = historical_conn_id
 
     def execute(self, context) -> dict:
+        from joint_context.pipeline import ContextResult, log_outcomes, write_day
+
         with fail_without_retry_on_data_error():
             config = run_config(self.space, context)
             as_of_date = parse_as_of_date(self.aggregated["as_of_date"])
@@ -198,6 +198,8 @@ class RegimeAvailableSensor(BaseSensorOperator):
         with fail_without_retry_on_data_error():
             config = run_config(self.space, context)
             as_of_date = parse_as_of_date(self.as_of_date)
+        from joint_context.store import fetch_regimes
+
         regions = sorted({item.region for item in config.contexts})
         with connection(self.runtime_conn_id) as runtime_conn:
             regimes = fetch_regimes(runtime_conn, regions, as_of_date, as_of_date)

@@ -16,10 +16,11 @@ from datetime import date, timedelta
 import numpy as np
 
 from joint_context.config import JointContext, RunConfig
+from joint_context.errors import JointDataError, VectorDataError
 from joint_context.joint import TextAccumulator
 from joint_context.spaces import REGIMES_TABLE, TEXT_EMBEDDINGS_TABLE
 from joint_context.store import JointRow, WriteOutcome, fetch_regimes, replace_joint_rows, stream_text_vectors
-from joint_context.vectors import JointDataError, VectorDataError, decode_vector, encode_vector
+from joint_context.vectors import decode_vector, encode_vector
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,9 @@ def dates_between(first_date: date, last_date: date) -> list[date]:
     return [first_date + timedelta(days=offset) for offset in range((last_date - first_date).days + 1)]
 
 
-def extract_range(runtime_conn, historical_conn, config: RunConfig, first_date: date, last_date: date) -> Iterator[DayExtract]:
+def extract_range(
+    runtime_conn, historical_conn, config: RunConfig, first_date: date, last_date: date
+) -> Iterator[DayExtract]:
     """Read the inputs of every context on every date in ``first_date..last_date``.
 
     One query reads the regimes, one streamed query per distinct filter set reads the text vectors.
@@ -234,9 +237,10 @@ def log_results(as_of_date: date, results: list[ContextResult]) -> None:
             )
 
 
-def log_outcomes(as_of_date: date, results: list[ContextResult], outcomes: list[WriteOutcome]) -> dict[str, int]:
-    """Log what the write did per context and return the counts per action."""
-    counts = {"written": 0, "replaced": 0, "removed": 0, "skipped": 0}
+def log_outcomes(as_of_date: date, results: list[ContextResult], outcomes: list[WriteOutcome]) -> dict:
+    """Log what the write did per context; return the counts per action and a line per context."""
+    counts = {"written": 0, "replaced": 0, "skipped": 0, "removed": 0}
+    summary = []
     for result, outcome in zip(results, outcomes, strict=True):
         if outcome.action == "written":
             log.info("%s %s: written", as_of_date, result.description)
@@ -250,10 +254,17 @@ def log_outcomes(as_of_date: date, results: list[ContextResult], outcomes: list[
         else:
             log.info("%s %s: skipped (%s)", as_of_date, result.description, result.skip_reason)
         counts["skipped" if outcome.action in ("removed", "nothing") else outcome.action] += 1
-        if outcome.action == "removed":
-            counts["removed"] += 1
+        counts["removed"] += outcome.action == "removed"
+        summary.append({
+            "entity_scope": result.entity_scope,
+            "action": "skipped" if outcome.action == "nothing" else outcome.action,
+            "previous_rows": outcome.previous_rows,
+            "skip_reason": result.skip_reason,
+            "text_vector_count": result.text_vector_count,
+            "l2_norm": result.l2_norm,
+        })
     log.info(
         "%s: %d written, %d replaced, %d skipped (%d stale rows removed)",
         as_of_date, counts["written"], counts["replaced"], counts["skipped"], counts["removed"],
     )
-    return counts
+    return {"as_of_date": as_of_date.isoformat(), "counts": counts, "contexts": summary}

@@ -10,7 +10,7 @@ import functools
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from joint_context.spaces import JointSpace, canonical_json, joint_lock_key
@@ -27,7 +27,7 @@ def read_sql(name: str) -> str:
 
 def utc_day_start(day: date) -> datetime:
     """``day`` 00:00 UTC as an aware datetime: bound as timestamptz, so no session TimeZone applies."""
-    return datetime.combine(day, time.min, tzinfo=timezone.utc)
+    return datetime.combine(day, time.min, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def stream_text_vectors(
     try:
         cursor.execute(read_sql(space.text_sql), params)
         while batch := cursor.fetchmany(batch_rows):
-            yield [(utc_timestamp.astimezone(timezone.utc).date(), source_id, vector)
+            yield [(utc_timestamp.astimezone(UTC).date(), source_id, vector)
                    for utc_timestamp, source_id, vector in batch]
     finally:
         cursor.close()

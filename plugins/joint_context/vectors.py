@@ -9,21 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from joint_context.errors import JointDataError, VectorDataError
+
+__all__ = ["FLOAT32_LE", "JointDataError", "VectorDataError", "decode_vector", "encode_vector"]
+
 FLOAT32_LE = np.dtype("<f4")
-
-
-class JointDataError(ValueError):
-    """Input data that no retry can fix: the run fails at once and writes nothing."""
-
-
-class VectorDataError(JointDataError):
-    """A stored vector is malformed: wrong byte length, non-finite values or a mismatched dimension."""
-
-    def __init__(self, table: str, row_id: object, problem: str) -> None:
-        self.table = table
-        self.row_id = row_id
-        self.problem = problem
-        super().__init__(f"{table} row {row_id!r}: {problem}")
 
 
 def encode_vector(vector: np.ndarray) -> bytes:

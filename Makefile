@@ -1,0 +1,31 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test`.
+# Both create .venv from the pinned requirements when it is missing or out of date.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
+
+.PHONY: demo test lint clean-local
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+## The main job on an embedded PostgreSQL: seed a month, run the DAGs through Airflow, print what was written.
+demo: $(VENV)/.installed
+	$(PY) -m devtools.demo
+
+## The whole test suite against a real PostgreSQL (embedded unless JOINT_CONTEXT_TEST_DATABASE_URL is set).
+test: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+
+## Remove what the demo left under .local/ (the embedded database and the Airflow home).
+clean-local:
+	rm -rf .local

@@ -1,0 +1,167 @@
+"""``make demo``: the main job on an embedded PostgreSQL, end to end through Airflow.
+
+1. starts an embedded PostgreSQL under ``.local/pgdata`` (Unix socket only, no TCP port);
+2. creates ``runtime_db`` and ``historical_db`` from ``include/sql/schema`` and seeds January 2025 for two
+   regions (macro events on weekdays, news every day, a few missing regimes);
+3. runs both DAGs for every day of the month through Airflow (``dag.test``, Airflow home ``.local/airflow``);
+4. prints, per date and region, what each space wrote or skipped and why; stops the database.
+
+The databases are left in ``.local/pgdata`` so the README's backfill, ``show`` and ``compare`` commands
+can be tried on them afterwards (``python -m devtools.demo --serve`` starts the server again).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import timedelta
+
+import psycopg
+
+from devtools import localdb
+from devtools.seed import DEMO_DAYS, DEMO_FIRST_DATE, DEMO_MACRO_CONTEXTS, DEMO_NEWS_CONTEXTS, seed_demo
+
+LOCAL_DIR = localdb.REPO_ROOT / ".local"
+PGDATA = LOCAL_DIR / "pgdata"
+AIRFLOW_HOME = LOCAL_DIR / "airflow"
+AIRFLOW_LOG = LOCAL_DIR / "demo-airflow.log"
+RUNS_FILE = LOCAL_DIR / "demo-runs.json"
+DAG_CONF = {"joint_regime_macro_context": DEMO_MACRO_CONTEXTS, "joint_regime_news_context": DEMO_NEWS_CONTEXTS}
+
+
+def airflow_environment(admin_dsn: str) -> dict[str, str]:
+    """The environment every Airflow command of the demo runs with (also printed for the user)."""
+    return {
+        "AIRFLOW_HOME": str(AIRFLOW_HOME),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(localdb.REPO_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(localdb.REPO_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW_CONN_RUNTIME_DB": localdb.airflow_connection_json(localdb.dsn_for(admin_dsn, "runtime_db")),
+        "AIRFLOW_CONN_HISTORICAL_DB": localdb.airflow_connection_json(localdb.dsn_for(admin_dsn, "historical_db")),
+    }
+
+
+def run_dags_in_airflow() -> None:
+    """(Child process.) Run both DAGs for each demo day through ``dag.test``; save what each write reported."""
+    import pendulum
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    reports = []
+    for offset in range(DEMO_DAYS):
+        as_of_date = DEMO_FIRST_DATE + timedelta(days=offset)
+        for dag_id, contexts in DAG_CONF.items():
+            dag = DagBag().dags[dag_id]  # parsed afresh, as a task process would
+            dag_run = dag.test(
+                logical_date=pendulum.datetime(as_of_date.year, as_of_date.month, as_of_date.day, tz="UTC"),
+                run_conf={"contexts": contexts},
+            )
+            with create_session() as session:
+                xcom = session.scalars(XComModel.get_many(
+                    run_id=dag_run.run_id, dag_ids=dag_id, task_ids="write", key="return_value")).first()
+                written = None if xcom is None else XComModel.deserialize_value(xcom)
+            reports.append({"dag_id": dag_id, "as_of_date": as_of_date.isoformat(),
+                            "state": str(getattr(dag_run.state, "value", dag_run.state)), "write": written})
+    RUNS_FILE.write_text(json.dumps(reports))
+
+
+def print_table(historical_dsn: str) -> None:
+    reports = json.loads(RUNS_FILE.read_text())
+    with psycopg.connect(historical_dsn) as conn:
+        stored = conn.execute(
+            "SELECT joint_type, as_of_date, entity_scope->>'region', count(*) FROM joint_embeddings"
+            " GROUP BY 1, 2, 3"
+        ).fetchall()
+    rows_per_key = {(joint_type, day.isoformat(), region): count for joint_type, day, region, count in stored}
+    header = f"{'as_of_date':<11} {'region':<6} {'REGIME_MACRO_V0 (macro text)':<46} REGIME_CONTEXT_V0 (news text)"
+    print(header)
+    print("-" * len(header))
+    by_date: dict[str, dict[str, dict]] = {}
+    for report in reports:
+        by_date.setdefault(report["as_of_date"], {})[report["dag_id"]] = report
+    totals = {"written": 0, "skipped": 0, "failed": 0}
+    for as_of_date, dags in sorted(by_date.items()):
+        for index, region in enumerate(("US", "EU")):
+            cells = []
+            for dag_id, joint_type in (("joint_regime_macro_context", "REGIME_MACRO_V0"),
+                                       ("joint_regime_news_context", "REGIME_CONTEXT_V0")):
+                cells.append(describe(dags[dag_id], region, rows_per_key.get((joint_type, as_of_date, region), 0),
+                                      totals))
+            print(f"{as_of_date if index == 0 else '':<11} {region:<6} {cells[0]:<46} {cells[1]}")
+    print("-" * len(header))
+    print(f"{totals['written']} joint vectors written, {totals['skipped']} skipped, {totals['failed']} failed; "
+          f"rows in historical_db.joint_embeddings: {sum(rows_per_key.values())}")
+
+
+def describe(report: dict, region: str, stored_rows: int, totals: dict) -> str:
+    if report["state"] != "success" or report["write"] is None:
+        totals["failed"] += 1
+        return f"run {report['state']} (see {AIRFLOW_LOG.name})"
+    (context,) = [c for c in report["write"]["contexts"] if c["entity_scope"]["region"] == region]
+    filters = next(value for key, value in context["entity_scope"].items() if key.endswith("_filters"))
+    scope = ",".join(f"{key}={value}" for key, value in filters.items())
+    if context["action"] in ("written", "replaced"):
+        totals["written"] += 1
+        texts = context["text_vector_count"]
+        return f"written [{scope}] {texts} text(s), |z|={context['l2_norm']:.3f}, {stored_rows} row"
+    totals["skipped"] += 1
+    return f"skipped [{scope}] {context['skip_reason']}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--serve", action="store_true",
+                        help="only start the demo's PostgreSQL and print the connection settings; Ctrl-C stops it")
+    parser.add_argument("--run-dags", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.run_dags:
+        run_dags_in_airflow()
+        return 0
+
+    LOCAL_DIR.mkdir(exist_ok=True)
+    started = time.monotonic()
+    server = localdb.start_embedded_server(PGDATA, cleanup_mode="stop")
+    admin_dsn = server.get_uri()
+    environment = airflow_environment(admin_dsn)
+    if args.serve:
+        print("Demo PostgreSQL is up (Unix socket only). Use these settings in another shell:")
+        for name in ("AIRFLOW_CONN_RUNTIME_DB", "AIRFLOW_CONN_HISTORICAL_DB"):
+            print(f"export {name}='{environment[name]}'")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            return 0
+
+    print(f"Embedded PostgreSQL {localdb.check_server(admin_dsn)} at {PGDATA} (Unix socket, no TCP port)")
+    runtime_dsn = localdb.create_database(admin_dsn, "runtime_db", "runtime_db.sql")
+    historical_dsn = localdb.create_database(admin_dsn, "historical_db", "historical_db.sql")
+    with psycopg.connect(runtime_dsn) as runtime_conn, psycopg.connect(historical_dsn) as historical_conn:
+        summary = seed_demo(runtime_conn, historical_conn)
+    last_date = DEMO_FIRST_DATE + timedelta(days=DEMO_DAYS - 1)
+    print(f"Seeded {DEMO_FIRST_DATE}..{last_date}: {summary.regimes} regime rows, {summary.macro_events} macro "
+          f"events, {summary.news_articles} news articles (384-dim vectors)")
+
+    child_env = {**os.environ, **environment}
+    with AIRFLOW_LOG.open("w") as log_file:
+        subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=child_env, check=True,
+                       stdout=log_file, stderr=subprocess.STDOUT)
+        shown_log = AIRFLOW_LOG.relative_to(localdb.REPO_ROOT)
+        print(f"Running both DAGs for {DEMO_DAYS} days through Airflow (log: {shown_log})")
+        subprocess.run([sys.executable, "-m", "devtools.demo", "--run-dags"], env=child_env, check=True,
+                       stdout=log_file, stderr=subprocess.STDOUT)
+    print()
+    print_table(historical_dsn)
+    print(f"\nDone in {time.monotonic() - started:.0f} s. The databases stay in {PGDATA.relative_to(localdb.REPO_ROOT)}"
+          " (stopped); `python -m devtools.demo --serve` starts them again for the README's other commands.")
+    server.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
