@@ -87,3 +87,17 @@ def test_bad_vector_fails_the_run_and_writes_nothing(run_dag, historical_conn, r
 def test_unknown_conf_key_fails_before_any_write(run_dag, historical_conn, seeded_day):
     assert run_dag(DAG_ID, DAY, {"contxts": [{"region": "US"}]}) == "failed"
     assert joint_rows(historical_conn) == []
+
+
+def test_quote_laden_values_are_data_end_to_end(run_dag, runtime_conn, historical_conn):
+    region, country = "US'; DROP TABLE regimes; --", "Côte d'Ivoire \"CI\""
+    rng = np.random.default_rng(21)
+    regime, text = random_vectors(rng, 1)[0], random_vectors(rng, 2)
+    insert_regime(runtime_conn, region=region, as_of_date=DAY, vector=regime)
+    for vector in text:
+        insert_macro_event(historical_conn, timestamp=utc(DAY, 9), vector=vector, country=country)
+    assert run_dag(DAG_ID, DAY, {"contexts": [{"region": region, "country": country}]}) == "success"
+    (row,) = joint_rows(historical_conn)
+    assert row[2] == {"region": region, "source": "regime+macro", "macro_filters": {"country": country}}
+    np.testing.assert_allclose(row[4], expected_joint(regime, text), rtol=1e-6, atol=1e-7)
+    assert runtime_conn.execute("SELECT count(*) FROM regimes").fetchone()[0] == 1
