@@ -32,6 +32,7 @@ def build_joint_context_dag(
     wait_poke_interval: timedelta = timedelta(minutes=10),
     wait_timeout: timedelta = timedelta(hours=6),
     max_active_runs: int = 16,
+    statement_timeout: timedelta | None = timedelta(minutes=10),
 ) -> DAG:
     """The DAG computing ``space`` for the day each run covers.
 
@@ -47,6 +48,8 @@ def build_joint_context_dag(
     :param wait_poke_interval: how often a scheduled run checks for the day's regimes.
     :param wait_timeout: how long a scheduled run waits for them before failing.
     :param max_active_runs: runs (dates) that may run at once.
+    :param statement_timeout: the databases cancel any one query of a task running longer, so a pathological
+        day fails (and retries) instead of holding a worker; ``None`` leaves the connections' own setting.
     """
     with DAG(
         dag_id=space.dag_id,
@@ -72,11 +75,13 @@ def build_joint_context_dag(
             poke_interval=wait_poke_interval.total_seconds(),
             timeout=wait_timeout.total_seconds(),
             retries=0,
+            statement_timeout=statement_timeout,
         )
-        extract = ExtractJointInputsOperator(task_id="extract", space=space)
+        extract = ExtractJointInputsOperator(task_id="extract", space=space, statement_timeout=statement_timeout)
         aggregate = AggregateJointOperator(task_id="aggregate", space=space, extracted=extract.output)
         write = WriteJointEmbeddingsOperator(
-            task_id="write", space=space, aggregated=aggregate.output, outlets=[Asset(space.asset_uri)]
+            task_id="write", space=space, aggregated=aggregate.output, outlets=[Asset(space.asset_uri)],
+            statement_timeout=statement_timeout,
         )
         wait >> extract >> aggregate >> write
     return dag

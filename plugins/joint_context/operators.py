@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 
 from joint_context.compat import AirflowFailException, AirflowSensorTimeout, BaseOperator, BaseSensorOperator
 from joint_context.config import RunConfig
@@ -49,12 +49,19 @@ def parse_as_of_date(value: str | date) -> date:
 
 
 @contextlib.contextmanager
-def connection(conn_id: str):
-    """A DB-API connection from an Airflow connection (``AIRFLOW_CONN_*`` or the metadata DB), closed after."""
+def connection(conn_id: str, statement_timeout: timedelta | None = None):
+    """A DB-API connection from an Airflow connection (``AIRFLOW_CONN_*`` or the metadata DB), closed after.
+
+    With ``statement_timeout`` the server cancels any statement running longer (overriding the connection's own).
+    """
     from airflow.providers.postgres.hooks.postgres import PostgresHook
 
     db_connection = PostgresHook(postgres_conn_id=conn_id).get_conn()
     try:
+        if statement_timeout is not None:
+            from joint_context.store import set_statement_timeout
+
+            set_statement_timeout(db_connection, statement_timeout)
         yield db_connection
     finally:
         db_connection.close()
@@ -67,6 +74,7 @@ class ExtractJointInputsOperator(BaseOperator):
     :param as_of_date: the UTC day to read (templated; ``{{ ds }}`` by default).
     :param runtime_conn_id: Airflow connection to ``runtime_db`` (regimes).
     :param historical_conn_id: Airflow connection to ``historical_db`` (text embeddings and events).
+    :param statement_timeout: the server cancels a query running longer (``None``: the connection's setting).
     """
 
     template_fields = ("as_of_date", "runtime_conn_id", "historical_conn_id")
@@ -78,6 +86,7 @@ class ExtractJointInputsOperator(BaseOperator):
         as_of_date: str = "{{ ds }}",
         runtime_conn_id: str = RUNTIME_CONN_ID,
         historical_conn_id: str = HISTORICAL_CONN_ID,
+        statement_timeout: timedelta | None = None,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -85,6 +94,7 @@ class ExtractJointInputsOperator(BaseOperator):
         self.as_of_date = as_of_date
         self.runtime_conn_id = runtime_conn_id
         self.historical_conn_id = historical_conn_id
+        self.statement_timeout = statement_timeout
 
     def execute(self, context) -> dict:
         from joint_context.pipeline import extract_day, log_extracted
@@ -93,8 +103,8 @@ class ExtractJointInputsOperator(BaseOperator):
             config = run_config(self.space, context)
             as_of_date = parse_as_of_date(self.as_of_date)
             with (
-                connection(self.runtime_conn_id) as runtime_conn,
-                connection(self.historical_conn_id) as historical_conn,
+                connection(self.runtime_conn_id, self.statement_timeout) as runtime_conn,
+                connection(self.historical_conn_id, self.statement_timeout) as historical_conn,
             ):
                 extracted = extract_day(runtime_conn, historical_conn, config, as_of_date)
         log_extracted(as_of_date, extracted)
@@ -135,17 +145,20 @@ class WriteJointEmbeddingsOperator(BaseOperator):
     :param space: the joint space to write.
     :param aggregated: the aggregate task's output (templated; pass ``aggregate_task.output``).
     :param historical_conn_id: Airflow connection to ``historical_db``.
+    :param statement_timeout: the server cancels a statement running longer (``None``: the connection's setting).
     """
 
     template_fields = ("aggregated", "historical_conn_id")
 
     def __init__(
-        self, *, space: JointSpace, aggregated, historical_conn_id: str = HISTORICAL_CONN_ID, **kwargs
+        self, *, space: JointSpace, aggregated, historical_conn_id: str = HISTORICAL_CONN_ID,
+        statement_timeout: timedelta | None = None, **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         self.space = space
         self.aggregated = aggregated
         self.historical_conn_id = historical_conn_id
+        self.statement_timeout = statement_timeout
 
     def execute(self, context) -> dict:
         from joint_context.pipeline import ContextResult, log_outcomes, write_day
@@ -154,7 +167,7 @@ class WriteJointEmbeddingsOperator(BaseOperator):
             config = run_config(self.space, context)
             as_of_date = parse_as_of_date(self.aggregated["as_of_date"])
             results = [ContextResult.from_xcom(item) for item in self.aggregated["results"]]
-            with connection(self.historical_conn_id) as historical_conn:
+            with connection(self.historical_conn_id, self.statement_timeout) as historical_conn:
                 outcomes = write_day(historical_conn, config, as_of_date, results)
         return log_outcomes(as_of_date, results, outcomes)
 
@@ -167,17 +180,20 @@ class RegimeAvailableSensor(BaseSensorOperator):
     :param space: the joint space whose contexts to check.
     :param as_of_date: the UTC day (templated; ``{{ ds }}`` by default).
     :param runtime_conn_id: Airflow connection to ``runtime_db``.
+    :param statement_timeout: the server cancels a query running longer (``None``: the connection's setting).
     """
 
     template_fields = ("as_of_date", "runtime_conn_id")
 
     def __init__(
-        self, *, space: JointSpace, as_of_date: str = "{{ ds }}", runtime_conn_id: str = RUNTIME_CONN_ID, **kwargs
+        self, *, space: JointSpace, as_of_date: str = "{{ ds }}", runtime_conn_id: str = RUNTIME_CONN_ID,
+        statement_timeout: timedelta | None = None, **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         self.space = space
         self.as_of_date = as_of_date
         self.runtime_conn_id = runtime_conn_id
+        self.statement_timeout = statement_timeout
         self.missing_regions: list[str] = []
 
     def execute(self, context):
@@ -201,7 +217,7 @@ class RegimeAvailableSensor(BaseSensorOperator):
         from joint_context.store import fetch_regimes
 
         regions = sorted({item.region for item in config.contexts})
-        with connection(self.runtime_conn_id) as runtime_conn:
+        with connection(self.runtime_conn_id, self.statement_timeout) as runtime_conn:
             regimes = fetch_regimes(runtime_conn, regions, as_of_date, as_of_date)
         self.missing_regions = [
             region for region in regions

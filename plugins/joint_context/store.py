@@ -30,6 +30,14 @@ def utc_day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
+def set_statement_timeout(conn, timeout: timedelta) -> None:
+    """Make the server cancel any later statement of this session running longer than ``timeout`` (0: no limit)."""
+    with conn.cursor() as cursor:
+        cursor.execute(read_sql("set_statement_timeout.sql"),
+                       {"milliseconds": str(int(timeout.total_seconds() * 1000))})
+    conn.commit()  # a session setting: it outlives this transaction
+
+
 @dataclass(frozen=True)
 class RegimeRow:
     region: str
