@@ -1,0 +1,1 @@
+"""The benchmark: a reproducible history generator (``bench.generate``) and the measurements (``bench.run``)."""
