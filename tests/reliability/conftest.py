@@ -156,3 +156,44 @@ def waiting_backends(conn, *, lock_type: str | None = None) -> list[tuple[int, s
         " ORDER BY a.pid",
         {"lock_type": lock_type},
     ).fetchall()
+
+
+PROBE_DAG_FILE = '''
+"""Airflow DAGs of the reliability tests: the factory's DAG under other ids, with test-sized retry settings."""
+import dataclasses
+from datetime import timedelta
+
+from joint_context.dag_factory import build_joint_context_dag
+from joint_context.spaces import REGIME_MACRO_V0
+
+for dag_id in {dag_ids!r}:
+    globals()[dag_id] = build_joint_context_dag(
+        dataclasses.replace(REGIME_MACRO_V0, dag_id=dag_id), doc_md="reliability probe",
+        retries={retries}, retry_delay=timedelta(0),
+    )
+'''
+
+
+@pytest.fixture
+def probe_dag(airflow_metadata_db, tmp_path, monkeypatch):
+    """``probe_dag(dag_id, retries=3)``: the factory's DAG under ``dag_id`` with ``retry_delay=0``.
+
+    ``dag.test`` only runs DAGs it finds in a bundle, so the DAG is also written to a bundle of its own.
+    """
+    from airflow.configuration import conf
+
+    def build(dag_id: str, retries: int = 3):
+        bundle = tmp_path / f"bundle_{dag_id}"
+        bundle.mkdir()
+        (bundle / f"{dag_id}.py").write_text(PROBE_DAG_FILE.format(dag_ids=[dag_id], retries=retries))
+        bundles = json.loads(conf.get("dag_processor", "dag_bundle_config_list"))
+        bundles = [b for b in bundles if b["name"] == "dags-folder"] + [{
+            "name": f"reliability-{dag_id}", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+            "kwargs": {"path": str(bundle), "refresh_interval": 0},
+        }]
+        monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST", json.dumps(bundles))
+        namespace: dict = {}
+        exec(compile((bundle / f"{dag_id}.py").read_text(), str(bundle / f"{dag_id}.py"), "exec"), namespace)  # noqa: S102
+        return namespace[dag_id]
+
+    return build
