@@ -4,4 +4,6 @@ import sys
 
 from joint_context.cli import main
 
-sys.exit(main())
+# Airflow imports every file under plugins/ when it loads plugins: only run when started as a program.
+if __name__ == "__main__":
+    sys.exit(main())
