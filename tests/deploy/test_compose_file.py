@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -204,3 +206,27 @@ def test_image_installs_requirements_txt_and_the_package_folders():
                if line.startswith("!")]
     assert sorted(allowed) == sorted(source.rstrip("/") for source in copied)
     assert "_PIP_ADDITIONAL_REQUIREMENTS" not in COMPOSE_FILE.read_text()
+
+
+def test_airflow_init_writes_the_admin_password_the_auth_manager_reads(compose_model, tmp_path):
+    from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
+
+    init = compose_model["services"]["airflow-init"]
+    assert init["entrypoint"] == ["/bin/bash"] and init["command"][0] == "-c"
+    script = init["command"][1]
+    syntax = subprocess.run(["bash", "-n", "-c", script], capture_output=True, text=True, timeout=30)
+    assert syntax.returncode == 0, syntax.stderr
+    # The script's own password writer, run on a password that JSON must escape.
+    (writer,) = re.findall(r"python -c '([^']+)'", script)
+    password_file = Path(init["environment"]["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
+    assert f"> {password_file}" in script
+    tricky = 'p"a\\ss wörd'
+    written = subprocess.run(
+        [sys.executable, "-c", writer], capture_output=True, text=True, timeout=30, check=True,
+        env={**os.environ, "ADMIN_USERNAME": init["environment"]["ADMIN_USERNAME"], "ADMIN_PASSWORD": tricky},
+    )
+    (tmp_path / "passwords.json").write_text(written.stdout)
+    with (tmp_path / "passwords.json").open() as stream:
+        assert SimpleAuthManager._get_passwords(stream) == {"admin": tricky}
+    users = init["environment"]["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"]
+    assert users == "admin:admin"  # user admin, role admin
