@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -230,3 +232,33 @@ def test_airflow_init_writes_the_admin_password_the_auth_manager_reads(compose_m
         assert SimpleAuthManager._get_passwords(stream) == {"admin": tricky}
     users = init["environment"]["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"]
     assert users == "admin:admin"  # user admin, role admin
+
+
+def test_package_imports_and_finds_its_sql_in_the_image_layout(tmp_path):
+    # /opt/airflow as the Dockerfile's COPY lines lay it out, and Airflow's own sys.path handling (no
+    # PYTHONPATH): both DAGs import, and the store reads include/sql from beside plugins/.
+    airflow_home = tmp_path / "opt" / "airflow"
+    for source in re.findall(r"^COPY (?:--\S+ )*(\S+) ", DOCKERFILE.read_text(), re.M):
+        if source.endswith("/"):
+            shutil.copytree(REPO_ROOT / source, airflow_home / source, ignore=shutil.ignore_patterns("__pycache__"))
+    probe = (
+        "import json\n"
+        "from airflow.dag_processing.dagbag import DagBag\n"
+        "bag = DagBag()\n"
+        "from joint_context import store\n"
+        "print(json.dumps({'dags': sorted(bag.dag_ids), 'errors': {k: str(v) for k, v in bag.import_errors.items()},"
+        " 'sql_dir': str(store.SQL_DIR), 'query': store.read_sql('select_regimes.sql')}))\n"
+    )
+    environment = {key: value for key, value in os.environ.items()
+                   if not key.startswith(("AIRFLOW", "PYTHONPATH"))}
+    environment.update(AIRFLOW_HOME=str(airflow_home), AIRFLOW__CORE__LOAD_EXAMPLES="False",
+                       AIRFLOW__CORE__DAGS_FOLDER=str(airflow_home / "dags"),
+                       AIRFLOW__CORE__PLUGINS_FOLDER=str(airflow_home / "plugins"))
+    completed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=180,
+                               env=environment, cwd=tmp_path)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert result["errors"] == {}
+    assert result["dags"] == ["joint_regime_macro_context", "joint_regime_news_context"]
+    assert result["sql_dir"] == str(airflow_home / "include" / "sql")
+    assert result["query"] == (REPO_ROOT / "include" / "sql" / "select_regimes.sql").read_text()
