@@ -303,6 +303,8 @@ def measure_per_date(report: Report, results: dict, histories: dict, conn_ids: d
                 "history_days": history.spec.macro_days if space is REGIME_MACRO_V0 else history.spec.news_days,
                 "events_in_table": history.counts["macro_events" if space is REGIME_MACRO_V0 else "news_articles"],
                 "text_vectors_per_date": statistics.median(s["text_vectors"] for s in package),
+                "joint_rows_written_per_date": statistics.median(s["written"] for s in package),
+                "upstream_rows_written_per_date": statistics.median(s["written"] for s in upstream),
                 "package": {step: timing_summary([s[step] for s in package])
                             for step in ("extract", "aggregate", "write", "xcom", "total")},
                 "upstream": {step: timing_summary([s[step] for s in upstream]) for step in ("query", "total")},
@@ -661,13 +663,18 @@ def run(args, scale: Scale, prefix: str, admin_dsn: str) -> int:
                       "news_articles", "text_embeddings", "generate s"], rows)
 
         conn_ids = {label: register_connections(label, histories[label]) for label in ("x1", "x10")}
+        log.info("measure_per_date ...")
         measure_per_date(report, results, {label: histories[label] for label in ("x1", "x10")}, conn_ids, scale)
+        log.info("measure_fixed_costs ...")
         measure_fixed_costs(report, results, histories["x10"], conn_ids["x10"], scale)
         if args.profile:
             results["profile"] = str(profile_task_bodies(args.results_dir, stamp, conn_ids["x10"], scale))
             print(f"profile: {results['profile']}")
+        log.info("measure_plans ...")
         measure_plans(report, results, histories["x10"])
+        log.info("measure_server_execution ...")
         measure_server_execution(report, results, {label: histories[label] for label in ("x1", "x10")}, scale)
+        log.info("measure_rss ...")
         measure_rss(report, results, histories["rss"])
         if not args.skip_cli and (REPO_ROOT / "plugins" / "joint_context" / "cli.py").exists():
             measure_cli(report, results, histories["x10"])
@@ -676,6 +683,7 @@ def run(args, scale: Scale, prefix: str, admin_dsn: str) -> int:
         check_targets(report, results)
     finally:
         if not args.keep:
+            log.info("dropping the benchmark databases")
             for name in names.values():
                 drop(admin_dsn, name)
     results["seconds"] = round(time.perf_counter() - started, 1)
