@@ -138,6 +138,24 @@ def test_airflow_components_share_executor_broker_and_signing_secrets(compose_mo
             "service_completed_successfully"), service
 
 
+def test_each_secret_reaches_only_the_services_that_use_it(compose_model, secrets):
+    # .env feeds interpolation only: no service reads it whole, so no container sees more than it names.
+    raw_services = yaml.safe_load(COMPOSE_FILE.read_text())["services"]  # YAML merge keys resolved
+    assert [name for name, service in raw_services.items() if "env_file" in service] == []
+    holders = {
+        key: {name for name, service in compose_model["services"].items()
+              if any(value and secret in value for value in service.get("environment", {}).values())}
+        for key, secret in secrets.items()
+    }
+    airflow_services = {*AIRFLOW_COMPONENTS, "airflow-init", "airflow-cli", "flower"}
+    assert holders["DATA_DB_ADMIN_PASSWORD"] == {"data-postgres", "data-seed"}
+    assert holders["AIRFLOW_ADMIN_PASSWORD"] == {"airflow-init"}
+    assert holders["JOINT_CONTEXT_DB_PASSWORD"] == airflow_services | {"data-postgres"}
+    assert holders["AIRFLOW_DB_PASSWORD"] == airflow_services | {"postgres"}
+    for key in ("AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY"):
+        assert holders[key] == airflow_services, key
+
+
 def test_every_published_port_binds_loopback_only(compose_model):
     published = {
         (name, port["target"]): port.get("host_ip")
@@ -164,9 +182,6 @@ def test_every_mounted_path_and_build_context_exists_in_the_repository(compose_m
     # store.py reads include/sql two folders above plugins/joint_context: the two mounts must be siblings.
     assert worker_targets["/opt/airflow/plugins"] == str(REPO_ROOT / "plugins")
     assert worker_targets["/opt/airflow/include"] == str(REPO_ROOT / "include")
-    raw = yaml.safe_load(COMPOSE_FILE.read_text())
-    (env_file,) = raw["x-airflow-common"]["env_file"]
-    assert env_file == {"path": ".env", "required": False}
     assert ENV_EXAMPLE.is_file()
 
 
