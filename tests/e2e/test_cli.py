@@ -19,7 +19,7 @@ import pytest
 
 from devtools.seed import insert_macro_event, insert_news_article, insert_regime, utc
 from joint_context.cli import main
-from joint_context.vectors import encode_vector
+from tests.e2e.rows import insert_joint_row, macro_scope, news_scope
 from tests.helpers import expected_joint, random_vectors
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -54,24 +54,6 @@ def stored_rows(historical_conn) -> list[tuple]:
         "SELECT joint_type, as_of_date, entity_scope, model_id, vector FROM joint_embeddings"
         " ORDER BY joint_type, as_of_date, entity_scope::text, model_id, vector"
     ).fetchall()
-
-
-def insert_joint_row(historical_conn, joint_type, as_of_date, scope, vector, *, model_id="joint-regime-core-v1",
-                     created_at=None):
-    historical_conn.execute(
-        "INSERT INTO joint_embeddings (joint_type, as_of_date, entity_scope, model_id, vector, created_at)"
-        " VALUES (%s, %s, %s::jsonb, %s, %s, COALESCE(%s, now()))",
-        (joint_type, as_of_date, json.dumps(scope), model_id,
-         None if vector is None else encode_vector(np.asarray(vector)), created_at),
-    )
-
-
-def macro_scope(region, **filters):
-    return {"region": region, "source": "regime+macro", "macro_filters": filters}
-
-
-def news_scope(region, **filters):
-    return {"region": region, "source": "regime+news", "news_filters": filters}
 
 
 def cosine(first, second) -> float:
