@@ -86,6 +86,12 @@ class Airflow2:
     def airflow(self, *args: str, timeout: float) -> CommandResult:
         return run_bounded([str(airflow2_env.venv_bin(self.venv) / "airflow"), *args], env=self.env, timeout=timeout)
 
+    def python_module(self, module: str, *args: str, timeout: float) -> CommandResult:
+        """``python -m module args`` with Airflow 2.11's interpreter and ``plugins/`` on ``sys.path``."""
+        env = {**self.env, "PYTHONPATH": str(REPO_ROOT / "plugins")}
+        return run_bounded([str(airflow2_env.venv_bin(self.venv) / "python"), "-m", module, *args],
+                           env=env, timeout=timeout)
+
     def probe(self, timeout: float = 120) -> dict:
         """What ``dags/`` looks like to Airflow 2.11 (see ``airflow2_probe.py``), as a dict."""
         result = run_bounded([str(airflow2_env.venv_bin(self.venv) / "python"), str(PROBE_SCRIPT)],

@@ -3,7 +3,7 @@
 ``airflow dags backfill`` over five seeded days (one written with legacy duplicates, one without text, one
 with a malformed vector, one without a regime, one plain) must leave the rows an independent numpy computation
 predicts, fail only the bad day's run, and write exactly the rows (same keys, same vector bytes) that Airflow 3
-writes for the same data.
+and the bulk CLI write for the same data.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ WRITTEN_DAY, NO_TEXT_DAY, BAD_VECTOR_DAY, NO_REGIME_DAY, PLAIN_DAY = BACKFILL_DA
 US_SCOPE = REGIME_MACRO_V0.entity_scope("US", {"country": "US"})  # the DAG's default context
 BACKFILL_TIMEOUT_SECONDS = 300
 DAGS_TEST_TIMEOUT_SECONDS = 120
+CLI_TIMEOUT_SECONDS = 120
 LEGACY_VECTOR = np.arange(4, dtype="<f4").tobytes()
 
 
@@ -124,7 +125,7 @@ def test_dag_files_import_on_airflow_2_11_with_the_compat_classes(airflow2):
                               "dataset_uris": [space.asset_uri]}
 
 
-def test_airflow2_backfill_writes_days_with_data_skips_the_rest_and_fails_only_the_bad_day(
+def test_airflow2_backfill_writes_days_with_data_skips_the_rest_fails_only_the_bad_day_and_matches_airflow3_and_cli(
     airflow2, seeded_backfill_days, historical_conn, run_airflow3_dag
 ):
     result = airflow2.airflow(
@@ -158,6 +159,15 @@ def test_airflow2_backfill_writes_days_with_data_skips_the_rest_and_fails_only_t
     reset_joint_rows(historical_conn)
     airflow3_states = {day: run_airflow3_dag(DAG_ID, day) for day in BACKFILL_DAYS}
     assert airflow3_states == {day: ("failed" if day == BAD_VECTOR_DAY else "success") for day in BACKFILL_DAYS}
+    assert stored_rows(historical_conn) == airflow2_rows
+
+    # The bulk CLI on Airflow 2.11's interpreter (psycopg2), same range and context: the same rows again.
+    reset_joint_rows(historical_conn)
+    cli = airflow2.python_module(
+        "joint_context", "backfill", "--region", "US", "--country", "US",
+        "--date-range", BACKFILL_DAYS[0].isoformat(), BACKFILL_DAYS[-1].isoformat(), timeout=CLI_TIMEOUT_SECONDS,
+    )
+    assert cli.returncode == 1, cli.tail()  # 1: some dates failed on bad data, the others were written
     assert stored_rows(historical_conn) == airflow2_rows
 
 
