@@ -176,3 +176,7 @@ def _check_text(value: object, where: str, max_length: int) -> None:
         raise ParamsError(f"{where} is {len(value)} characters long, at most {max_length} fit the column")
     if "\x00" in value:
         raise ParamsError(f"{where} must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:  # a lone surrogate, which JSON can carry as "\ud800"
+        raise ParamsError(f"{where} is not valid Unicode text ({value[error.start]!r} at {error.start})") from None

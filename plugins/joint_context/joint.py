@@ -128,16 +128,27 @@ class SimpleAverageJointModel:
                 f"dimension {text_vector.shape[0]}"
             )
         total_weight = self.numeric_weight + self.text_weight
-        joint = (self.numeric_weight * numeric_vector + self.text_weight * text_vector) / total_weight
+        # the shares first: w * z itself could overflow float64 for huge (but finite) weights
+        numeric_share, text_share = self.numeric_weight / total_weight, self.text_weight / total_weight
+        joint = numeric_share * numeric_vector + text_share * text_vector
         return joint.astype(FLOAT32_LE)
 
 
 def check_weights(numeric_weight: object, text_weight: object) -> None:
     """Both weights finite numbers >= 0 with a positive sum; raises :class:`JointDataError` otherwise."""
     for name, weight in (("numeric_weight", numeric_weight), ("text_weight", text_weight)):
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight):
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not _is_finite(weight):
             raise JointDataError(f"{name} must be a finite number, got {weight!r}")
         if weight < 0:
             raise JointDataError(f"{name} must be >= 0, got {weight!r}")
+    if not _is_finite(numeric_weight + text_weight):
+        raise JointDataError("numeric_weight + text_weight must be a finite number, got a sum beyond float range")
     if numeric_weight + text_weight <= 0:
         raise JointDataError("numeric_weight + text_weight must be > 0, got 0")
+
+
+def _is_finite(number: int | float) -> bool:
+    try:
+        return math.isfinite(number)
+    except OverflowError:  # an int beyond float range, e.g. 10**400 from a JSON conf
+        return False
