@@ -81,7 +81,7 @@ def insert_joint_row(historical_conn, entity_scope: dict, vector, as_of_date: da
 def all_joint_rows(historical_conn) -> list[tuple]:
     """Every row of ``joint_embeddings`` (ids included), to compare before and after."""
     return historical_conn.execute(
-        "SELECT joint_id, joint_type, as_of_date, entity_scope::text, model_id, vector, created_at"
+        "SELECT joint_id, joint_type, as_of_date, entity_scope, model_id, vector, created_at"
         " FROM joint_embeddings ORDER BY joint_id"
     ).fetchall()
 
