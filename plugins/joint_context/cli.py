@@ -396,6 +396,11 @@ def run_compare(args: argparse.Namespace) -> int:
             raise UsageError(f"{option}: {unknown} not a filter of {space.joint_type}; it accepts "
                              f"{list(space.filter_names)}")
         chosen_filters[space.joint_type] = filters
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise UsageError("--plot needs matplotlib, which this environment lacks (pip install matplotlib)") from None
     from joint_context.views import compare_spaces, fetch_joint_vectors
 
     rows_by_space = {}
@@ -538,10 +543,30 @@ def describe_database_error(error: BaseException) -> str:
     return f"database error ({type(error).__name__}): {str(error).strip()}"
 
 
+@contextlib.contextmanager
+def _stdout_only_for_output() -> Iterator[None]:
+    """Log records (Airflow's connection notices, library warnings) to stderr, so stdout is the command's output
+    alone (a CSV stays a CSV). Importing Airflow points the root logger at stdout; restored afterwards."""
+    import logging
+
+    root = logging.getLogger()
+    saved = list(root.handlers)
+    to_stderr = logging.StreamHandler(sys.stderr)
+    to_stderr.setLevel(logging.WARNING)
+    to_stderr.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root.handlers = [handler for handler in saved
+                     if getattr(handler, "stream", None) not in (sys.stdout, sys.__stdout__)] + [to_stderr]
+    try:
+        yield
+    finally:
+        root.handlers = saved
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        with _stdout_only_for_output():
+            return COMMANDS[args.command](args)
     except (UsageError, ParamsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
