@@ -1,0 +1,140 @@
+"""6. The bulk CLI: a full rebuild of a history vs the time to just read the bytes it needs.
+
+The rebuild is ``python -m joint_context backfill`` over every day of the history, as a user runs it (a
+process of its own, connections through ``AIRFLOW_CONN_*``). The raw read is ``COPY (SELECT vector ...) TO
+STDOUT`` of exactly the vectors that rebuild needs (each context's text vectors and the regimes), on one
+connection, bytes discarded. A one-day run of the same command gives the start-up cost.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from devtools.localdb import airflow_connection_json
+from joint_context.config import parse_contexts
+from joint_context.spaces import REGIME_CONTEXT_V0, REGIME_MACRO_V0, JointSpace
+from joint_context.store import read_sql, utc_day_start
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ASYNC_COMMIT = "-c synchronous_commit=off"
+
+
+def cli_env(history) -> dict[str, str]:
+    paths = [str(REPO_ROOT / "plugins"), str(REPO_ROOT)]
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")]),
+        "AIRFLOW_CONN_RUNTIME_DB": airflow_connection_json(history.runtime_dsn),
+        "AIRFLOW_CONN_HISTORICAL_DB": airflow_connection_json(history.historical_dsn),
+    }
+
+
+def run_backfill(
+    history, space: JointSpace, contexts: list[dict], first_date: date, last_date: date, *, pgoptions: str = ""
+) -> float:
+    """Wall seconds of ``python -m joint_context backfill`` over the range; raises if it fails.
+
+    :param pgoptions: libpq ``PGOPTIONS`` for the command's sessions, e.g. ``-c synchronous_commit=off``.
+    """
+    env = cli_env(history)
+    if pgoptions:
+        env["PGOPTIONS"] = pgoptions
+    started = time.perf_counter()
+    completed = subprocess.run(
+        [sys.executable, "-m", "joint_context", "backfill", "--space", space.joint_type,
+         "--conf", json.dumps({"contexts": contexts}),
+         "--date-range", first_date.isoformat(), last_date.isoformat(), "--no-progress"],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False,
+    )
+    seconds = time.perf_counter() - started
+    if completed.returncode != 0:
+        raise RuntimeError(f"backfill exited {completed.returncode}:\n{completed.stdout[-2000:]}\n"
+                           f"{completed.stderr[-2000:]}")
+    return seconds
+
+
+def raw_read(history, space: JointSpace, contexts: list[dict], first_date: date, last_date: date) -> tuple[float, int]:
+    """Seconds and bytes of COPY-ing out the vectors a rebuild of the range needs (text + regimes)."""
+    window = {"window_start": utc_day_start(first_date), "window_end": utc_day_start(last_date + timedelta(days=1)),
+              "source_type": space.default_source_type, "text_model_id": space.default_text_model_id}
+    parsed = parse_contexts(space, contexts)
+    received = 0
+    started = time.perf_counter()
+    with psycopg.connect(history.historical_dsn) as conn:
+        for filters in dict.fromkeys(context.filters for context in parsed):
+            params = {**window, **{name: dict(filters).get(name) for name in space.filter_names}}
+            received += copy_out(conn, "vector", read_sql(space.text_sql), params)
+    with psycopg.connect(history.runtime_dsn) as conn:
+        regions = sorted({context.region for context in parsed})
+        received += copy_out(conn, "regime_embedding", read_sql("select_regimes.sql"),
+                             {"regions": regions, "first_date": first_date, "last_date": last_date})
+    return time.perf_counter() - started, received
+
+
+def copy_out(conn, column: str, query: str, params: dict) -> int:
+    """Bytes of ``COPY (SELECT <column> FROM (<query>)) TO STDOUT (FORMAT BINARY)``, received and discarded."""
+    bound = psycopg.ClientCursor(conn).mogrify(query, params)  # COPY takes no parameters: bind client-side
+    statement = sql.SQL("COPY (SELECT {} FROM ({}\n) AS needed) TO STDOUT (FORMAT BINARY)").format(
+        sql.Identifier(column), sql.SQL(bound))
+    received = 0
+    with conn.cursor() as cursor, cursor.copy(statement) as copy:
+        for block in copy:
+            received += len(block)
+    return received
+
+
+def measure(history, *, last_date: date, contexts: dict[str, list[dict]] | None = None, repeats: int = 1) -> dict:
+    from bench.run import MACRO_CONTEXTS, NEWS_CONTEXTS
+
+    contexts = contexts or {REGIME_MACRO_V0.joint_type: MACRO_CONTEXTS, REGIME_CONTEXT_V0.joint_type: NEWS_CONTEXTS}
+    rows, entries = [], {}
+    for space, days in ((REGIME_MACRO_V0, history.spec.macro_days), (REGIME_CONTEXT_V0, history.spec.news_days)):
+        space_contexts = contexts[space.joint_type]
+        first_date = last_date - timedelta(days=days - 1)
+        startup = run_backfill(history, space, space_contexts, last_date, last_date)
+        rebuilds, reads, async_rebuilds = [], [], []
+        for _round in range(repeats):
+            reads.append(raw_read(history, space, space_contexts, first_date, last_date))
+            rebuilds.append(run_backfill(history, space, space_contexts, first_date, last_date))
+            async_rebuilds.append(run_backfill(history, space, space_contexts, first_date, last_date,
+                                               pgoptions=ASYNC_COMMIT))
+        rebuild = statistics.median(rebuilds)
+        async_rebuild = statistics.median(async_rebuilds)
+        read_seconds = statistics.median(seconds for seconds, _bytes in reads)
+        read_bytes = reads[0][1]
+        entry = {
+            "days": days, "contexts": len(space_contexts), "rebuild_seconds": round(rebuild, 2),
+            "one_day_run_seconds": round(startup, 2), "raw_read_seconds": round(read_seconds, 2),
+            "raw_read_mib": round(read_bytes / 2**20, 1), "ratio": round(rebuild / read_seconds, 2),
+            "ratio_without_startup": round(max(rebuild - startup, 0.0) / read_seconds, 2),
+            "rebuild_async_commit_seconds": round(async_rebuild, 2),
+            "ratio_async_commit": round(async_rebuild / read_seconds, 2),
+        }
+        entries[space.joint_type] = entry
+        rows.append([space.joint_type, days, len(space_contexts), entry["rebuild_seconds"],
+                     entry["one_day_run_seconds"], entry["raw_read_seconds"], entry["raw_read_mib"],
+                     entry["ratio"], entry["ratio_without_startup"], entry["rebuild_async_commit_seconds"],
+                     entry["ratio_async_commit"]])
+    return {
+        "title": "6. Bulk CLI: full rebuild of the x10 history vs COPY of the bytes it needs",
+        "headers": ["space", "days", "contexts", "rebuild s", "1-day run s (start-up)", "raw COPY read s",
+                    "raw MiB", "rebuild/read", "(rebuild - start-up)/read", "rebuild s, async commit",
+                    "async rebuild/read"],
+        "rows": rows,
+        "note": "rebuild = `python -m joint_context backfill --date-range <whole history>` (its own process); "
+                f"raw read = COPY (SELECT vector ...) TO STDOUT (FORMAT BINARY) of the same rows, median of {repeats}; "
+                "'async commit' = the same rebuild with PGOPTIONS='-c synchronous_commit=off' (what it would take, "
+                "not the default).",
+        "spaces": entries,
+        "ratio": max(entry["ratio"] for entry in entries.values()),
+    }
