@@ -61,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m joint_context",
         description="Joint regime + text context embeddings: bulk backfill and inspection.",
-        epilog="Exit status: 0 done, 1 some dates failed, 2 bad input, 3 database or connection error.",
+        epilog="Exit status: 0 done, 1 some dates failed (or nothing to plot), 2 bad input, 3 database or connection "
+               "error.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="{backfill,show,compare}")
 
