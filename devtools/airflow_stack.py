@@ -36,7 +36,8 @@ Helpers (each bounded by a timeout; a wait that times out raises ``TimeoutError`
   ``airflow backfill create`` and returns the new backfill's id (``check=False`` returns the
   ``CompletedProcess`` instead, for commands expected to be rejected);
 - ``wait_for_backfill(backfill_id)``: until the scheduler marks it completed; returns its dag runs;
-- ``dag_runs(dag_id, run_type=None)``, ``wait_for_runs(dag_id, predicate)``, ``task_instances(dag_id, run_id)``,
+- ``dag_runs(dag_id, run_type=None)``, ``wait_for_runs(dag_id, predicate)``, ``wait_until(condition, what)``,
+  ``task_instances(dag_id, run_id)``,
   ``task_log(dag_id, run_id, task_id)``, ``query(sql, params)`` on the metadata database.
 """
 
@@ -220,7 +221,7 @@ class AirflowStack:
                 "--concurrency", str(self.parallelism), "--celery-hostname", f"{self.celery_queue}@%h",
                 "--without-gossip", "--without-mingle",
             ])
-        self._wait(self._api_is_healthy, "the api-server to answer /api/v2/monitor/health",
+        self.wait_until(self._api_is_healthy, "the api-server to answer /api/v2/monitor/health",
                    max(deadline - time.monotonic(), 1))
         return self
 
@@ -371,7 +372,7 @@ class AirflowStack:
             rows = self.query("SELECT dag_id FROM serialized_dag WHERE dag_id = ANY(%(ids)s)", {"ids": list(wanted)})
             return {row["dag_id"] for row in rows} == wanted
 
-        self._wait(parsed, f"the dag-processor to serialize {sorted(wanted)}", timeout)
+        self.wait_until(parsed, f"the dag-processor to serialize {sorted(wanted)}", timeout)
 
     def wait_for_backfill(self, backfill_id: int, timeout: float = 300.0) -> list[DagRunRecord]:
         """Until the scheduler marks the backfill completed; returns its dag runs (date order)."""
@@ -380,7 +381,7 @@ class AirflowStack:
             rows = self.query("SELECT completed_at FROM backfill WHERE id = %(id)s", {"id": backfill_id})
             return bool(rows) and rows[0]["completed_at"] is not None
 
-        self._wait(completed, f"backfill {backfill_id} to complete", timeout)
+        self.wait_until(completed, f"backfill {backfill_id} to complete", timeout)
         (row,) = self.query("SELECT dag_id FROM backfill WHERE id = %(id)s", {"id": backfill_id})
         return self.backfill_runs(row["dag_id"], backfill_id)
 
@@ -412,11 +413,11 @@ class AirflowStack:
                 return True
             return False
 
-        self._wait(check, what or f"runs of {dag_id} to satisfy {getattr(predicate, '__name__', 'a condition')}",
+        self.wait_until(check, what or f"runs of {dag_id} to satisfy {getattr(predicate, '__name__', 'a condition')}",
                    timeout)
         return accepted[-1]
 
-    def _wait(self, condition: Callable[[], bool], what: str, timeout: float, interval: float = 1.0) -> None:
+    def wait_until(self, condition: Callable[[], bool], what: str, timeout: float, interval: float = 1.0) -> None:
         deadline = time.monotonic() + timeout
         while True:
             self.check_alive()

@@ -3,6 +3,10 @@
 Built by the real factory, changed only where a test needs seconds instead of hours: a start date near
 today (so the scheduler's latest interval is yesterday) and short sensor waits. Each has an asset URI of
 its own, so only the real DAG triggers the downstream DAG.
+
+Pokes stay 15 s apart: with a reschedule-mode sensor, a poke that starts before the scheduler has handled the
+previous poke's executor event gets the task marked failed (apache/airflow#71172, open in 3.3), and this
+shared 2-core machine can take several seconds to handle an event.
 """
 
 import dataclasses
@@ -21,19 +25,19 @@ TEST_ASSET_PREFIX = "postgres://historical_db:5432/historical_db/public/joint_em
 scheduled_macro = build_joint_context_dag(
     dataclasses.replace(REGIME_MACRO_V0, dag_id="jc_test_scheduled_macro",
                         asset_uri=TEST_ASSET_PREFIX + "jc_test_scheduled_macro"),
-    doc_md="The macro DAG on its daily timetable, starting three days ago; waits up to 5 minutes, poking every 3 s.",
+    doc_md="The macro DAG on its daily timetable, starting three days ago; waits up to 5 minutes, poking every 15 s.",
     start_date=THREE_DAYS_AGO,
-    wait_poke_interval=timedelta(seconds=3),
+    wait_poke_interval=timedelta(seconds=15),
     wait_timeout=timedelta(minutes=5),
 )
 
 sensor_timeout_macro = build_joint_context_dag(
     dataclasses.replace(REGIME_MACRO_V0, dag_id="jc_test_sensor_timeout", default_contexts=({"region": "ZZ"},),
                         asset_uri=TEST_ASSET_PREFIX + "jc_test_sensor_timeout"),
-    doc_md="The macro DAG for region ZZ, which never has a regime; gives up waiting after 12 s.",
+    doc_md="The macro DAG for region ZZ, which never has a regime; gives up waiting after 25 s.",
     start_date=THREE_DAYS_AGO,
-    wait_poke_interval=timedelta(seconds=3),
-    wait_timeout=timedelta(seconds=12),
+    wait_poke_interval=timedelta(seconds=15),
+    wait_timeout=timedelta(seconds=25),
 )
 
 with DAG(
