@@ -1,4 +1,16 @@
-"""Imports that moved between Airflow 2.11 and Airflow 3, in one place."""
+"""Imports that moved between Airflow 2.11 and Airflow 3, in one place.
+
+Airflow 3 (task SDK)                        Airflow 2.11
+``airflow.sdk.DAG``                         ``airflow.models.dag.DAG``
+``airflow.sdk.Asset``                       ``airflow.datasets.Dataset`` (same URI, same role as an outlet)
+``airflow.sdk.BaseOperator``                ``airflow.models.BaseOperator``
+``airflow.sdk.BaseSensorOperator``          ``airflow.sensors.base.BaseSensorOperator``
+``airflow.sdk.Param``                       ``airflow.models.param.Param``
+``airflow.sdk.exceptions.Airflow*``         ``airflow.exceptions.Airflow*``
+
+``airflow.timetables.interval.CronDataIntervalTimetable`` and the postgres provider's ``PostgresHook`` live at
+the same path in both, so they are imported directly. ``tests/airflow2`` runs ``dags/`` on Airflow 2.11.
+"""
 
 from __future__ import annotations
 
