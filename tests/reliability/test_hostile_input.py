@@ -325,3 +325,22 @@ def test_conf_with_extra_missing_or_mistyped_keys_gives_the_exact_config_or_a_pa
         merged["numeric_weight"], merged["text_weight"])
     assert (config.text_model_id, config.source_type, config.joint_model_id) == (
         merged["text_model_id"], merged["source_type"], merged["joint_model_id"])
+
+
+def test_a_huge_day_is_streamed_in_batches_and_averaged_exactly(clean_databases, runtime_conn, historical_conn):
+    rows, dimension = 30_000, 8  # 15 fetches of TEXT_FETCH_BATCH_ROWS
+    vectors = np.random.default_rng(3).normal(size=(rows, dimension)).astype(np.float32)
+    insert_regime(runtime_conn, region="US", as_of_date=DAY, vector=np.ones(dimension))
+    event_ids = [row[0] for row in historical_conn.execute(
+        "INSERT INTO macro_events (event_type, \"timestamp\", country, description)"
+        " SELECT 'CPI', %s + make_interval(secs => n * 2), 'US', 'bulk' FROM generate_series(0, %s - 1) AS n"
+        " RETURNING event_id", (utc(DAY), rows)).fetchall()]
+    with historical_conn.cursor().copy(
+            "COPY text_embeddings (source_type, source_id, model_id, vector) FROM STDIN") as copy:
+        for event_id, vector in zip(event_ids, vectors, strict=True):
+            copy.write_row(("MACRO", str(event_id), "text-macro-v1", vector.tobytes()))
+    historical_conn.execute("ANALYZE macro_events, text_embeddings")  # as autovacuum would after a bulk load
+    assert run_day(clean_databases, {"contexts": [{"region": "US", "country": "US"}]}) == ["written"]
+    ((stored,),) = historical_conn.execute("SELECT vector FROM joint_embeddings").fetchall()
+    np.testing.assert_allclose(np.frombuffer(stored, "<f4"), expected_joint(np.ones(dimension), vectors),
+                               rtol=1e-6, atol=1e-7)
