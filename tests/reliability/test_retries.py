@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
+import time
 
 import numpy as np
 import pendulum
@@ -18,7 +20,7 @@ from psycopg import sql
 
 from devtools.seed import insert_macro_event, utc
 from tests.helpers import joint_rows
-from tests.reliability.conftest import DAY, seed_day
+from tests.reliability.conftest import DAY, seed_day, waiting_backends
 
 RETRIES = 3
 
@@ -77,10 +79,48 @@ def test_a_database_refusing_the_first_attempt_is_retried_and_the_run_succeeds(
     (failed_try, error), = callbacks  # exactly one failed attempt of extract, and why it failed
     assert failed_try == 1 and "OperationalError" in error
     assert ("refused" if refusal == "closed port" else "is not currently accepting connections") in error
+    assert_retried_once_and_written(state, tries, historical_conn, seeded)
+
+
+def assert_retried_once_and_written(state, tries, historical_conn, seeded) -> None:
     assert (state, tries["extract"], tries["write"]) == ("success", ("success", 2), ("success", 1))
     rows = {row[2]["region"]: row[4] for row in joint_rows(historical_conn)}
+    assert sorted(rows) == ["EU", "US"]
     np.testing.assert_allclose(rows["US"], seeded.expected["US"], rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(rows["EU"], seeded.expected["EU"], rtol=1e-6, atol=1e-7)
+
+
+def test_a_connection_reset_in_the_middle_of_a_query_is_retried_and_the_run_succeeds(
+    probe_dag, clean_databases, runtime_conn, historical_conn
+):
+    seeded = seed_day(runtime_conn, historical_conn)
+    terminated, callbacks = [], []
+
+    def reset_the_first_text_query():  # hold the text query on a lock, then end its backend as a failover would
+        with psycopg.connect(clean_databases.historical_dsn) as holder, \
+                psycopg.connect(clean_databases.historical_dsn, autocommit=True) as observer:
+            holder.execute("SET idle_in_transaction_session_timeout = '60s'")
+            holder.execute("LOCK TABLE macro_events IN ACCESS EXCLUSIVE MODE")
+            deadline = time.monotonic() + 60
+            while not (waiting := waiting_backends(observer)) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            for pid, _query in waiting:
+                terminated.append(observer.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0])
+            holder.rollback()
+
+    resetter = threading.Thread(target=reset_the_first_text_query, daemon=True)
+    dag = probe_dag("reliability_retry_reset", retries=RETRIES)
+    dag.get_task("extract").on_retry_callback = [
+        lambda context: callbacks.append(repr(context.get("exception")))]
+    resetter.start()
+    try:
+        state, tries = run_and_read_tries(dag, seeded.params)
+    finally:
+        resetter.join(timeout=90)
+    assert terminated == [True]
+    (error,) = callbacks
+    assert "terminating connection due to administrator command" in error
+    assert_retried_once_and_written(state, tries, historical_conn, seeded)
 
 
 @pytest.mark.parametrize("data_error", ["malformed vector", "unknown conf key"])
