@@ -195,8 +195,10 @@ def test_the_credential_scan_finds_a_committed_password(committed):
 
 
 def test_no_credential_is_committed():
+    this_file = Path(__file__).resolve()  # holds the scan's own probes
     found = [f"{path.relative_to(REPO_ROOT)}: {secret[:60]}"
-             for path in tracked_text_files() for secret in secrets_in(path.read_text(errors="replace"))]
+             for path in tracked_text_files() if path.resolve() != this_file
+             for secret in secrets_in(path.read_text(errors="replace"))]
     assert found == []
 
 
