@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 
-.PHONY: demo test lint clean-local
+.PHONY: demo test lint clean-local airflow2
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,9 +19,13 @@ demo: $(VENV)/.installed
 	$(PY) -m devtools.demo
 
 ## The whole test suite against a real PostgreSQL (embedded unless JOINT_CONTEXT_TEST_DATABASE_URL is set).
-test: $(VENV)/.installed
+test: $(VENV)/.installed airflow2
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## The Airflow 2.11 environment tests/airflow2 runs dags/ in (from requirements-airflow2.txt; a no-op when up to date).
+airflow2:
+	$(PYTHON) devtools/airflow2.py
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
