@@ -172,6 +172,26 @@ def test_servers_started_by_the_demo_tests_and_benchmark_bind_loopback_only():
     assert offending == []
 
 
+SPAWNS = {  # an Airflow server started as ["<command>", ...] and what keeps it off other interfaces
+    re.compile(r"""\[\s*["']api-server["']"""): re.compile(r"""["']--host["'],\s*["']127\.0\.0\.1["']"""),
+    re.compile(r"""\[\s*["'](scheduler|triggerer)["']|["']celery["'],\s*["']worker["']"""):
+        re.compile(r"""["']--skip-serve-logs["']"""),  # the log server would listen on every interface
+}
+
+
+def test_airflow_servers_started_by_the_tests_listen_on_loopback_only():
+    spawns = [
+        (path.relative_to(REPO_ROOT), line)
+        for path in tracked_text_files()
+        if path.suffix == ".py" and path.relative_to(REPO_ROOT).parts[0] in ("devtools", "tests", "bench")
+        for line in path.read_text().splitlines()
+        if any(command.search(line) for command in SPAWNS)
+    ]
+    offending = [(path, line.strip()) for path, line in spawns
+                 if not all(guard.search(line) for command, guard in SPAWNS.items() if command.search(line))]
+    assert offending == []
+
+
 PLACEHOLDER = re.compile(r"^(\$\{[^}]*\}|\$\w+|\.\.\.|\*+|<[^>]*>|:'\w+'|changeme|change-me|example|)$", re.I)
 SECRET_PATTERNS = [
     re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@'\"]+:(?P<value>[^@\s/'\"]+)@", re.I),  # scheme://user:secret@
