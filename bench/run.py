@@ -515,10 +515,10 @@ def measure_airflow(report: Report, results: dict, admin_dsn: str, history, scal
     report.table(entry["title"], entry["headers"], entry["rows"], note=entry.get("note", ""))
 
 
-def measure_cli(report: Report, results: dict, history) -> None:
+def measure_cli(report: Report, results: dict, history, repeats: int) -> None:
     from bench import cli_rebuild
 
-    entry = cli_rebuild.measure(history, last_date=LAST_DATE)
+    entry = cli_rebuild.measure(history, last_date=LAST_DATE, repeats=repeats)
     results["cli"] = {key: value for key, value in entry.items() if key not in ("title", "headers", "rows")}
     results["ratios"]["cli_rebuild_over_raw_read"] = entry["ratio"]
     report.table(entry["title"], entry["headers"], entry["rows"], note=entry.get("note", ""))
@@ -604,6 +604,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true",
                         help="write a pyinstrument profile of the x10 macro task bodies next to the results")
     parser.add_argument("--airflow-rounds", type=int, default=1, help="backfill rounds per DAG in 5. (default 1)")
+    parser.add_argument("--cli-repeats", type=int, default=3, help="rebuilds per space in 6. (default 3)")
     parser.add_argument("--skip-cli", action="store_true", help="skip 6. even when the CLI exists")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -678,7 +679,7 @@ def run(args, scale: Scale, prefix: str, admin_dsn: str) -> int:
         measure_rss(report, results, histories["rss"])
         if not args.skip_cli and (REPO_ROOT / "plugins" / "joint_context" / "cli.py").exists():
             log.info("measure_cli ...")
-            measure_cli(report, results, histories["x10"])
+            measure_cli(report, results, histories["x10"], 1 if args.scale == "tiny" else args.cli_repeats)
         if args.airflow:
             log.info("measure_airflow ...")
             measure_airflow(report, results, admin_dsn, histories["x1"], scale, args.airflow_rounds)
