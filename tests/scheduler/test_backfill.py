@@ -46,6 +46,12 @@ def stored(historical_conn) -> list[tuple]:
             for joint_type, as_of_date, scope, model_id, vector in joint_rows(historical_conn)]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def unpaused(airflow_stack):
+    """Backfill runs of a paused DAG stay queued: unpause it once (this also starts its daily schedule)."""
+    airflow_stack.unpause(MACRO_DAG_ID)
+
+
 @pytest.fixture(scope="module")
 def backfilled(airflow_stack, databases):
     """The five days backfilled once for the tests below (downstream DAG unpaused first, to see asset events).
@@ -60,7 +66,6 @@ def backfilled(airflow_stack, databases):
     ):
         expected_inputs = seed_five_days(runtime_conn, historical_conn)
         airflow_stack.unpause(DOWNSTREAM_DAG_ID)
-        airflow_stack.unpause(MACRO_DAG_ID)
         backfill_id = airflow_stack.backfill(MACRO_DAG_ID, DAYS[0], DAYS[-1], max_active_runs=3)
         runs = airflow_stack.wait_for_backfill(backfill_id, timeout=BACKFILL_TIMEOUT)
         yield Backfilled(expected_inputs, backfill_id, runs, historical_conn)
@@ -162,7 +167,6 @@ def test_backfill_conf_contexts_and_weights_are_honoured(airflow_stack, data_con
         inputs[day] = (regimes, text)
     conf = {"contexts": [{"region": "EU", "country": "DE"}, {"region": "US"}], "numeric_weight": 2,
             "text_weight": 1}
-    airflow_stack.unpause(MACRO_DAG_ID)
     backfill_id = airflow_stack.backfill(MACRO_DAG_ID, CONF_DAYS[0], CONF_DAYS[-1], conf=conf)
     runs = airflow_stack.wait_for_backfill(backfill_id, timeout=BACKFILL_TIMEOUT)
     assert [(run.as_of_date, run.state, run.conf) for run in runs] == [(day, "success", conf) for day in CONF_DAYS]
@@ -181,7 +185,6 @@ def test_backfill_conf_contexts_and_weights_are_honoured(airflow_stack, data_con
 
 
 def test_backfill_conf_breaking_the_params_schema_is_rejected_before_any_run(airflow_stack):
-    airflow_stack.unpause(MACRO_DAG_ID)
     day = date(2025, 1, 15)
     before = airflow_stack.query("SELECT count(*) AS n FROM backfill")[0]["n"]
     completed = airflow_stack.backfill(MACRO_DAG_ID, day, day, conf={"numeric_weight": -1}, check=False)
@@ -197,7 +200,6 @@ def test_backfill_conf_the_package_rejects_fails_each_run_without_retry_or_write
     insert_regime(runtime_conn, region="US", as_of_date=day, vector=np.ones(384))
     insert_macro_event(historical_conn, timestamp=utc(day, 10), vector=np.ones(384), country="US")
     conf = {"contexts": [{"region": "US"}, {"region": "US"}]}  # valid JSON schema, but one scope twice
-    airflow_stack.unpause(MACRO_DAG_ID)
     backfill_id = airflow_stack.backfill(MACRO_DAG_ID, day, day, conf=conf)
     (run,) = airflow_stack.wait_for_backfill(backfill_id, timeout=BACKFILL_TIMEOUT)
     assert run.state == "failed"

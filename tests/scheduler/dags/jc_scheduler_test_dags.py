@@ -34,10 +34,10 @@ scheduled_macro = build_joint_context_dag(
 sensor_timeout_macro = build_joint_context_dag(
     dataclasses.replace(REGIME_MACRO_V0, dag_id="jc_test_sensor_timeout", default_contexts=({"region": "ZZ"},),
                         asset_uri=TEST_ASSET_PREFIX + "jc_test_sensor_timeout"),
-    doc_md="The macro DAG for region ZZ, which never has a regime; gives up waiting after 25 s.",
+    doc_md="The macro DAG for region ZZ, which never has a regime; gives up waiting after 10 s (its second poke).",
     start_date=THREE_DAYS_AGO,
     wait_poke_interval=timedelta(seconds=15),
-    wait_timeout=timedelta(seconds=25),
+    wait_timeout=timedelta(seconds=10),
 )
 
 with DAG(
