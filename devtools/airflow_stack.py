@@ -28,6 +28,10 @@ What it does:
   ``work_dir``, JWT / API secrets made up per stack, the execution API URL, low parallelism); add the
   ``AIRFLOW_CONN_*`` of the data databases through ``extra_env``.
 
+From a shell, ``python -m devtools.airflow_stack`` runs the same stack on the database ``make demo`` left in
+``.local/pgdata`` (the embedded server), writes ``.local/airflow-stack/env.sh`` to ``source`` in another shell
+for ``airflow backfill create ...`` and friends, and stops everything on Ctrl-C.
+
 Helpers (each bounded by a timeout; a wait that times out raises ``TimeoutError`` with the tail of the logs):
 
 - ``airflow(*args)``: run one CLI command with the stack's environment; ``unpause(dag_id)``, ``pause(dag_id)``;
@@ -46,6 +50,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shlex
 import signal
 import socket
 import subprocess
@@ -469,3 +474,61 @@ def _json_value(value: object) -> object:
         except ValueError:
             return value
     return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve a stack on the demo's databases until Ctrl-C (see the module docstring)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m devtools.airflow_stack",
+        description="Run api-server, scheduler and dag-processor on loopback over the databases of `make demo`.",
+    )
+    parser.add_argument("--executor", choices=["LocalExecutor", "CeleryExecutor"], default="LocalExecutor")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0", help="broker for CeleryExecutor")
+    parser.add_argument("--parallelism", type=int, default=4)
+    args = parser.parse_args(argv)
+
+    local_dir = REPO_ROOT / ".local"
+    if not (local_dir / "pgdata").exists():
+        parser.error("no demo database in .local/pgdata: run `make demo` first")
+    server = localdb.start_embedded_server(local_dir / "pgdata", cleanup_mode="stop")
+    try:
+        return _serve(args, server.get_uri(), local_dir)
+    finally:
+        server.cleanup()
+
+
+def _serve(args, admin_dsn: str, local_dir: Path) -> int:
+    connections = {
+        "AIRFLOW_CONN_RUNTIME_DB": localdb.airflow_connection_json(localdb.dsn_for(admin_dsn, "runtime_db")),
+        "AIRFLOW_CONN_HISTORICAL_DB": localdb.airflow_connection_json(localdb.dsn_for(admin_dsn, "historical_db")),
+    }
+    work_dir = local_dir / "airflow-stack"
+    stack = AirflowStack(
+        admin_dsn=admin_dsn, work_dir=work_dir, dags_folder=REPO_ROOT / "dags", extra_env=connections,
+        executor=args.executor, redis_url=args.redis_url if args.executor == "CeleryExecutor" else None,
+        parallelism=args.parallelism, metadata_db_name="airflow_stack_demo",
+    )
+    with stack:
+        stack.wait_for_dags(["joint_regime_macro_context", "joint_regime_news_context"])
+        env_file = work_dir / "env.sh"
+        exported = {key: value for key, value in stack.env.items() if key.startswith("AIRFLOW")}
+        env_file.write_text("".join(f"export {key}={shlex.quote(value)}\n" for key, value in sorted(exported.items())))
+        print(f"Airflow {args.executor} stack up: API {stack.api_url} (loopback only), logs in {stack.log_dir}")
+        print(f"In another shell: source {env_file.relative_to(REPO_ROOT)}  then e.g.")
+        print("  airflow dags unpause joint_regime_macro_context")
+        print("  airflow backfill create --dag-id joint_regime_macro_context"
+              " --from-date 2025-01-01 --to-date 2025-01-31")
+        print("Ctrl-C stops the stack (the metadata database airflow_stack_demo is dropped).")
+        try:
+            while True:
+                stack.check_alive()
+                time.sleep(5)
+        except KeyboardInterrupt:
+            print("stopping")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
