@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 
-.PHONY: demo test lint clean-local airflow2
+.PHONY: demo test lint clean-local airflow2 test-scheduler
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ test: $(VENV)/.installed airflow2
 ## The Airflow 2.11 environment tests/airflow2 runs dags/ in (from requirements-airflow2.txt; a no-op when up to date).
 airflow2:
 	$(PYTHON) devtools/airflow2.py
+
+## Only the real-scheduler tests (api-server, scheduler, dag-processor, a Celery worker; about 5 min).
+test-scheduler: $(VENV)/.installed
+	$(PY) -m pytest tests/scheduler $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
