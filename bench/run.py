@@ -612,21 +612,22 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("airflow").setLevel(logging.WARNING)
     scale = SCALES[args.scale]
     prefix = args.db_prefix or f"jc_bench_{args.scale}"
-    os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="jc-bench-airflow-"))
-    os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+    with tempfile.TemporaryDirectory(prefix="jc-bench-") as scratch:
+        # the operators import Airflow: without a home of the caller's, a throw-away one (no ~/airflow)
+        os.environ.setdefault("AIRFLOW_HOME", str(Path(scratch) / "airflow-home"))
+        os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+        server = None
+        admin_dsn = args.admin_dsn
+        if not admin_dsn:
+            from devtools.localdb import start_embedded_server
 
-    server = None
-    admin_dsn = args.admin_dsn
-    if not admin_dsn:
-        from devtools.localdb import start_embedded_server
-
-        server = start_embedded_server(Path(tempfile.mkdtemp(prefix="jc-bench-pg-")) / "pgdata", cleanup_mode="delete")
-        admin_dsn = server.get_uri()
-    try:
-        return run(args, scale, prefix, admin_dsn)
-    finally:
-        if server is not None:
-            server.cleanup()
+            server = start_embedded_server(Path(scratch) / "pgdata", cleanup_mode="delete")
+            admin_dsn = server.get_uri()
+        try:
+            return run(args, scale, prefix, admin_dsn)
+        finally:
+            if server is not None:
+                server.cleanup()
 
 
 def run(args, scale: Scale, prefix: str, admin_dsn: str) -> int:
