@@ -19,11 +19,12 @@ def test_tiny_benchmark_writes_its_tables_and_results_file(pg_admin_dsn, tmp_pat
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "plugins"), str(REPO_ROOT)])}
     completed = subprocess.run(
         [sys.executable, "-m", "bench.run", "--scale", "tiny", "--admin-dsn", pg_admin_dsn,
-         "--db-prefix", prefix, "--results-dir", str(tmp_path), "--skip-cli"],
+         "--db-prefix", prefix, "--results-dir", str(tmp_path)],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    for title in ("1-2. Per-date task body", "1c. Fixed costs", "3. Query plans", "4. Peak RSS", "Targets"):
+    for title in ("1-2. Per-date task body", "1c. Fixed costs", "3. Query plans", "4. Peak RSS", "6. Bulk CLI",
+                  "Targets"):
         assert f"## {title}" in completed.stdout
 
     (results_file,) = tmp_path.glob("*-tiny.json")
@@ -39,6 +40,10 @@ def test_tiny_benchmark_writes_its_tables_and_results_file(pg_admin_dsn, tmp_pat
     assert results["ratios"]["package_seq_scans_of_event_tables"] == 0
     assert results["rss"]["package"]["text_vectors"] == 2_000
     assert results["rss"]["package"]["first_l2_norm"] is not None
+    # the bulk CLI rebuilt the whole x10 history of each space (its exit status was checked) and COPY read bytes
+    assert {space: entry["days"] for space, entry in results["cli"]["spaces"].items()} == {
+        "REGIME_MACRO_V0": 70, "REGIME_CONTEXT_V0": 30}
+    assert all(entry["raw_read_mib"] > 0 for entry in results["cli"]["spaces"].values())
     assert (results_file.with_suffix(".md")).read_text().count("### ") == len(results["tables"])
 
     with psycopg.connect(pg_admin_dsn) as admin:
