@@ -35,6 +35,7 @@ AIRFLOW_COMPONENTS = {
 }
 INIT_SCRIPT = REPO_ROOT / "deploy" / "data-db" / "10-joint-context-databases.sh"
 SCHEMA_MOUNT = "/joint-context/schema"
+ROLES_MOUNT = "/joint-context/roles.sql"
 
 
 def pinned_airflow_version() -> str:
@@ -199,6 +200,18 @@ def test_data_db_init_runs_the_same_schema_files_as_the_tests(compose_model):
     ddl_copies = [path for path in (REPO_ROOT / "deploy").rglob("*") if path.is_file()
                   and "CREATE TABLE" in path.read_text(errors="ignore")]
     assert ddl_copies == []
+
+
+def test_data_db_init_grants_exactly_include_sql_roles_sql(compose_model):
+    data_db = compose_model["services"]["data-postgres"]
+    mounts = {volume["target"]: Path(volume["source"]) for volume in binds(data_db)}
+    assert mounts[ROLES_MOUNT] == REPO_ROOT / "include" / "sql" / "roles.sql"
+    script = INIT_SCRIPT.read_text()
+    assert f"ROLES_SQL={ROLES_MOUNT}" in script
+    # No second list of grants anywhere under deploy/: the grants live in include/sql/roles.sql only.
+    grant_copies = [path for path in (REPO_ROOT / "deploy").rglob("*") if path.is_file()
+                    and re.search(r"\bGRANT\b", path.read_text(errors="ignore"))]
+    assert grant_copies == []
 
 
 def test_image_is_the_airflow_release_that_requirements_pin():

@@ -231,6 +231,8 @@ def apply_roles_template(admin_dsn: str, variables: dict[str, str]) -> None:
         (localdb.dsn_for(admin_dsn, variables[name]), body) for name, body in zip(sections[::2], sections[1::2],
                                                                                  strict=True)]
     for dsn, body in targets:
+        if not re.sub(r"--[^\n]*", "", body).strip():
+            continue  # only comments (the header): nothing to run
         with psycopg.connect(dsn, autocommit=True) as conn:
             text = re.sub(r':"(\w+)"', lambda m: sql.Identifier(variables[m.group(1)]).as_string(conn), body)
             text = re.sub(r":'(\w+)'", lambda m: sql.Literal(variables[m.group(1)]).as_string(conn), text)
@@ -239,16 +241,17 @@ def apply_roles_template(admin_dsn: str, variables: dict[str, str]) -> None:
 
 @pytest.fixture
 def least_privilege_roles(databases):
-    """The template's two roles (uniquely named), with passwords; dropped afterwards with their grants."""
+    """Two login roles (unique names, passwords) granted by the template; dropped afterwards with their grants."""
     suffix = uuid.uuid4().hex[:8]
     roles = {"runtime_reader": f"jc_reader_{suffix}", "historical_writer": f"jc_writer_{suffix}"}
     passwords = {role: f"pw-{secrets.token_urlsafe(18)}" for role in roles.values()}
     variables = {"runtime_db": databases.runtime_name, "historical_db": databases.historical_name, **roles}
     try:
-        apply_roles_template(databases.admin_dsn, variables)
-        with psycopg.connect(databases.admin_dsn, autocommit=True) as admin:
+        with psycopg.connect(databases.admin_dsn, autocommit=True) as admin:  # the template only grants
             for role, password in passwords.items():
-                admin.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
+                admin.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role),
+                                                                                sql.Literal(password)))
+        apply_roles_template(databases.admin_dsn, variables)
         yield roles, passwords
     finally:
         for name in (databases.runtime_name, databases.historical_name):
