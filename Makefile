@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 
-.PHONY: demo test lint clean-local airflow2 test-scheduler
+.PHONY: demo test lint clean-local airflow2 test-scheduler bench
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ airflow2:
 ## Only the real-scheduler tests (api-server, scheduler, dag-processor, a Celery worker; about 5 min).
 test-scheduler: $(VENV)/.installed
 	$(PY) -m pytest tests/scheduler $(PYTEST_ARGS)
+
+## The benchmark (BENCHMARKS.md). SCALE=tiny|small|full; BENCH_ARGS="--airflow --airflow-rounds 2 --profile" for all of it.
+SCALE ?= small
+bench: $(VENV)/.installed
+	$(PY) -m bench.run --scale $(SCALE) $(BENCH_ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
