@@ -206,8 +206,8 @@ class RegimeAvailableSensor(BaseSensorOperator):
             ) from error
 
     def poke(self, context) -> bool:
-        dag_run = context.get("dag_run")
-        run_type = str(getattr(getattr(dag_run, "run_type", None), "value", getattr(dag_run, "run_type", "")))
+        run_type = getattr(context.get("dag_run"), "run_type", None)
+        run_type = getattr(run_type, "value", run_type)  # a DagRunType enum or its plain string value
         if run_type != "scheduled":
             self.log.info("%s run: not waiting for inputs (missing regimes are skipped)", run_type or "unknown")
             return True
