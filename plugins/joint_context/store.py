@@ -7,7 +7,9 @@ Works with psycopg 3 (Airflow 3's postgres provider) and psycopg2 (Airflow 2.11'
 from __future__ import annotations
 
 import functools
+import json
 import uuid
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -115,36 +117,44 @@ def replace_joint_rows(
     """Make each row's key hold exactly that row (or nothing), all in one transaction.
 
     The key is ``(joint_type, model_id, as_of_date, entity_scope)``. The table has no unique key, so
-    writers of one key are serialised by a transaction-scoped advisory lock, taken in key order to rule
-    out deadlocks; then every existing row of the key (legacy duplicates included) is deleted and the new
-    row inserted. On any error the transaction is rolled back and the previous rows stay.
+    writers of one key are serialised by transaction-scoped advisory locks, taken in key order to rule
+    out deadlocks; then every existing row of the keys (legacy duplicates included) is deleted and the new
+    rows inserted: three statements whatever the number of contexts. On any error the transaction is rolled
+    back and the previous rows stay.
     """
-    keyed = sorted(
-        ((joint_lock_key(joint_type, model_id, as_of_date, row.entity_scope), row) for row in rows),
-        key=lambda pair: pair[0],
-    )
-    outcomes = []
+    scopes = [canonical_json(row.entity_scope) for row in rows]
+    if len(set(scopes)) != len(scopes):
+        raise ValueError(f"one entity_scope appears twice among the rows to write: {scopes}")
+    date_key = {"joint_type": joint_type, "model_id": model_id, "as_of_date": as_of_date}
+    lock_keys = sorted(joint_lock_key(joint_type, model_id, as_of_date, row.entity_scope) for row in rows)
+    new_rows = [(scope, row.vector_bytes) for scope, row in zip(scopes, rows, strict=True)
+                if row.vector_bytes is not None]
     try:
         with historical_conn.cursor() as cursor:
-            for lock_key, _row in keyed:
-                cursor.execute(read_sql("lock_joint_key.sql"), {"lock_key": lock_key})
-            for row in rows:
-                key = {
-                    "joint_type": joint_type,
-                    "model_id": model_id,
-                    "as_of_date": as_of_date,
-                    "entity_scope": canonical_json(row.entity_scope),
-                }
-                cursor.execute(read_sql("delete_joint_rows.sql"), key)
-                previous_rows = cursor.rowcount
-                if row.vector_bytes is not None:
-                    cursor.execute(read_sql("insert_joint_row.sql"), {**key, "vector": row.vector_bytes})
-                    action = "replaced" if previous_rows else "written"
-                else:
-                    action = "removed" if previous_rows else "nothing"
-                outcomes.append(WriteOutcome(row.entity_scope, action, previous_rows))
+            cursor.execute(read_sql("lock_joint_keys.sql"), {"lock_keys": lock_keys})
+            cursor.execute(read_sql("delete_joint_rows.sql"), {**date_key, "entity_scopes": scopes})
+            deleted = Counter(canonical_json(_as_json_value(scope)) for (scope,) in cursor.fetchall())
+            if new_rows:
+                cursor.execute(read_sql("insert_joint_rows.sql"), {
+                    **date_key,
+                    "entity_scopes": [scope for scope, _vector in new_rows],
+                    "vectors": [vector for _scope, vector in new_rows],
+                })
         historical_conn.commit()
     except BaseException:
         historical_conn.rollback()
         raise
+    outcomes = []
+    for scope, row in zip(scopes, rows, strict=True):
+        previous_rows = deleted[scope]
+        if row.vector_bytes is not None:
+            action = "replaced" if previous_rows else "written"
+        else:
+            action = "removed" if previous_rows else "nothing"
+        outcomes.append(WriteOutcome(row.entity_scope, action, previous_rows))
     return outcomes
+
+
+def _as_json_value(value: object) -> object:
+    """A jsonb column's value: decoded by psycopg 3 and psycopg2 alike, unless a driver left it as text."""
+    return json.loads(value) if isinstance(value, str) else value
