@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import psycopg
@@ -147,6 +151,25 @@ def test_rerunning_the_range_with_reprocess_completed_leaves_identical_rows(airf
     second_rows = stored(historical_conn)
     assert len(second_rows) == len(WRITTEN)
     assert second_rows == first_rows
+
+
+def test_bulk_cli_over_the_same_range_rewrites_exactly_the_rows_the_backfill_wrote(backfilled):
+    historical_conn = backfilled.historical_conn
+    backfill_rows = stored(historical_conn)
+    ids_query = "SELECT array_agg(joint_id ORDER BY joint_id) FROM joint_embeddings"
+    (backfill_ids,) = historical_conn.execute(ids_query).fetchone()
+    repo = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-m", "joint_context", "backfill", "--region", "US", "--country", "US",
+         "--date-range", DAYS[0].isoformat(), DAYS[-1].isoformat(), "--no-progress"],
+        env={**os.environ, "PYTHONPATH": f"{repo / 'plugins'}{os.pathsep}{repo}"},
+        capture_output=True, text=True, timeout=180, check=False,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr  # the malformed day fails alone, as in the backfill
+    assert BAD_VECTOR.isoformat() in result.stdout + result.stderr
+    assert stored(historical_conn) == backfill_rows  # same keys, same vector bytes
+    (rewritten_ids,) = historical_conn.execute(ids_query).fetchone()
+    assert set(rewritten_ids).isdisjoint(backfill_ids), "the CLI replaced the rows, it did not leave them be"
 
 
 CONF_DAYS = [date(2025, 1, 13), date(2025, 1, 14)]
