@@ -370,7 +370,8 @@ def measure_fixed_costs(report: Report, results: dict, history, conn_ids: tuple[
         [[entry["hook_connect_close"]["median_ms"], entry["psycopg_connect_close"]["median_ms"],
           entry["round_trip"]["median_ms"]]],
         note="A date's task bodies open 3 connections (extract: 2, write: 1) and make ~20 round trips "
-             "(regimes, per filter set BEGIN/DECLARE/FETCH/FETCH/CLOSE, per key lock/delete/insert, commits).",
+             "(statement timeouts, regimes, per filter set BEGIN/DECLARE/FETCH/FETCH/CLOSE, one lock, one "
+             "DELETE and one INSERT for all keys, commits).",
     )
 
 
