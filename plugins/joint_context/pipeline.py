@@ -204,15 +204,19 @@ def aggregate_day(extracted: list[ExtractedContext], config: RunConfig) -> list[
     return [aggregate_context(context, config) for context in extracted]
 
 
-def write_day(historical_conn, config: RunConfig, as_of_date: date, results: list[ContextResult]) -> list[WriteOutcome]:
-    """Write the date's joint rows and remove the stale rows of skipped contexts, in one transaction."""
-    rows = [
+def joint_rows(results: list[ContextResult]) -> list[JointRow]:
+    """What each context should leave in ``joint_embeddings``: its encoded vector, or nothing if skipped."""
+    return [
         JointRow(result.entity_scope, None if result.vector is None else encode_vector(result.vector))
         for result in results
     ]
+
+
+def write_day(historical_conn, config: RunConfig, as_of_date: date, results: list[ContextResult]) -> list[WriteOutcome]:
+    """Write the date's joint rows and remove the stale rows of skipped contexts, in one transaction."""
     return replace_joint_rows(
         historical_conn, joint_type=config.space.joint_type, model_id=config.joint_model_id,
-        as_of_date=as_of_date, rows=rows,
+        as_of_date=as_of_date, rows=joint_rows(results),
     )
 
 
