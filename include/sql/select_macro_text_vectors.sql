@@ -1,8 +1,9 @@
 -- MACRO text vectors of the events in [window_start, window_end) (timestamptz bounds, so the
 -- session TimeZone plays no part), optionally filtered by country and event type.
+-- Row: timestamp, event_id (= te.source_id, as a fixed-width bigint), vector; the bulk CLI streams it with COPY.
 -- Sargable on macro_events("timestamp"); text_embeddings is probed by its unique index.
 SELECT me."timestamp",
-       te.source_id,
+       me.event_id,
        te.vector
   FROM macro_events me
   JOIN text_embeddings te

@@ -1,8 +1,9 @@
 -- NEWS text vectors of the articles in [window_start, window_end) (timestamptz bounds, so the
 -- session TimeZone plays no part), optionally filtered by language (case-insensitive).
+-- Row: timestamp, article_id (= te.source_id, as a fixed-width bigint), vector; the bulk CLI streams it with COPY.
 -- Sargable on news_articles("timestamp"); text_embeddings is probed by its unique index.
 SELECT na."timestamp",
-       te.source_id,
+       na.article_id,
        te.vector
   FROM news_articles na
   JOIN text_embeddings te

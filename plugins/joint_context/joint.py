@@ -60,19 +60,38 @@ class TextAccumulator:
             raw_vectors.append(raw)
         if raw_vectors:
             matrix = np.frombuffer(b"".join(raw_vectors), dtype=FLOAT32_LE).reshape(len(raw_vectors), dimension)
-            finite_rows = np.isfinite(matrix).all(axis=1)
-            if not finite_rows.all():
-                bad_row = int(np.argmin(finite_rows))
-                position = int(np.argmin(np.isfinite(matrix[bad_row])))
-                raise VectorDataError(
-                    self.table, row_ids[bad_row],
-                    f"vector holds a non-finite value ({matrix[bad_row, position]}) at position {position}",
-                )
-            batch_sum = matrix.sum(axis=0, dtype=np.float64)
-            self.vector_sum = batch_sum if self.vector_sum is None else self.vector_sum + batch_sum
-            self.vector_count += len(raw_vectors)
-        self.dimension, self.first_row_id = dimension, first_row_id
+            self.add_vectors(matrix, row_ids)
         self.null_count += null_count
+
+    def add_vectors(self, vectors: np.ndarray, row_ids) -> None:
+        """Add the rows of a ``(rows, dimension)`` float32 matrix; ``row_ids[i]`` names row ``i`` in errors.
+
+        The sum is taken row after row in float64, continuing from the running sum, so it does not depend
+        on how the rows were split into batches. Nothing is added if any row is rejected.
+        """
+        if not len(vectors):
+            return
+        dimension = vectors.shape[1]
+        if self.dimension is not None:
+            check_dimension(
+                dimension, self.dimension, table=self.table, row_id=str(row_ids[0]),
+                expected_from=f"the dimension of row {self.first_row_id!r} of the same day",
+            )
+        finite_rows = np.isfinite(vectors).all(axis=1)
+        if not finite_rows.all():
+            bad_row = int(np.argmin(finite_rows))
+            position = int(np.argmin(np.isfinite(vectors[bad_row])))
+            raise VectorDataError(
+                self.table, str(row_ids[bad_row]),
+                f"vector holds a non-finite value ({vectors[bad_row, position]}) at position {position}",
+            )
+        running = np.empty((len(vectors) + 1, dimension), dtype=np.float64)
+        running[0] = 0.0 if self.vector_sum is None else self.vector_sum
+        running[1:] = vectors
+        self.vector_sum = running.sum(axis=0)  # along axis 0 numpy adds row after row, in order
+        if self.dimension is None:
+            self.dimension, self.first_row_id = dimension, str(row_ids[0])
+        self.vector_count += len(vectors)
 
     def mean(self) -> np.ndarray:
         """The float64 mean of the vectors added so far; raises if there are none."""

@@ -8,6 +8,7 @@ No Airflow import.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from datetime import date, timedelta
 import numpy as np
 
 from joint_context.config import JointContext, RunConfig
+from joint_context.copy_read import IrregularRow, VectorBlock, copy_text_vectors, day_from_number, day_number
 from joint_context.errors import JointDataError, VectorDataError
 from joint_context.joint import TextAccumulator
 from joint_context.spaces import REGIMES_TABLE, TEXT_EMBEDDINGS_TABLE
@@ -104,11 +106,14 @@ def dates_between(first_date: date, last_date: date) -> list[date]:
 
 
 def extract_range(
-    runtime_conn, historical_conn, config: RunConfig, first_date: date, last_date: date
+    runtime_conn, historical_conn, config: RunConfig, first_date: date, last_date: date, *, bulk: bool = False
 ) -> Iterator[DayExtract]:
     """Read the inputs of every context on every date in ``first_date..last_date``.
 
-    One query reads the regimes, one streamed query per distinct filter set reads the text vectors.
+    One query reads the regimes, one streamed query per distinct filter set reads the text vectors: through
+    a server-side cursor with bound parameters, or with ``bulk`` through binary ``COPY`` decoded into numpy
+    blocks (:mod:`joint_context.copy_read`; for long ranges). Both give the same sums: rows are added in
+    the order the query returns them, whatever the batches.
     A malformed vector fails only the date it belongs to: that date comes back with ``error`` set.
     """
     if last_date < first_date:
@@ -118,23 +123,12 @@ def extract_range(
     runtime_conn.rollback()  # end the read-only transaction
     day_errors: dict[date, JointDataError] = {}
     text_by_filters: dict[tuple, dict[date, TextAccumulator]] = {}
+    read_text = _copy_text_into if bulk else _stream_text_into
     for filters in dict.fromkeys(context.filters for context in config.contexts):
         accumulators = {day: TextAccumulator(TEXT_EMBEDDINGS_TABLE) for day in dates}
-        batches = stream_text_vectors(
-            historical_conn, config.space, source_type=config.source_type,
-            text_model_id=config.text_model_id, filters=dict(filters),
-            first_date=first_date, last_date=last_date,
-        )
-        for batch in batches:
-            for day, rows in _rows_by_date(batch).items():
-                if day in day_errors:
-                    continue
-                try:
-                    accumulators[day].add_rows(rows)
-                except VectorDataError as error:
-                    day_errors[day] = error
+        read_text(historical_conn, config, dict(filters), first_date, last_date, accumulators, day_errors)
         text_by_filters[filters] = accumulators
-    historical_conn.rollback()  # end the read-only transaction the streaming cursor needed
+    historical_conn.rollback()  # end the read-only transaction of the text reads
 
     for day in dates:
         extracted = []
@@ -158,11 +152,64 @@ def extract_range(
         yield DayExtract(day, extracted, day_errors.get(day))
 
 
-def _rows_by_date(batch: list[tuple[date, str, object]]) -> dict[date, list[tuple[str, object]]]:
+def _stream_text_into(historical_conn, config: RunConfig, filters: dict, first_date: date, last_date: date,
+                      accumulators: dict[date, TextAccumulator], day_errors: dict[date, JointDataError]) -> None:
+    """Add one filter set's text vectors to the days' accumulators, read through a server-side cursor."""
+    batches = stream_text_vectors(
+        historical_conn, config.space, source_type=config.source_type, text_model_id=config.text_model_id,
+        filters=filters, first_date=first_date, last_date=last_date,
+    )
+    for batch in batches:
+        for day, rows in _rows_by_date(batch).items():
+            if day in day_errors:
+                continue
+            try:
+                accumulators[day].add_rows(rows)
+            except VectorDataError as error:
+                day_errors[day] = error
+
+
+def _rows_by_date(batch: list[tuple[date, object, object]]) -> dict[date, list[tuple[str, object]]]:
     grouped: dict[date, list[tuple[str, object]]] = {}
-    for day, source_id, vector in batch:
-        grouped.setdefault(day, []).append((source_id, vector))
+    for day, row_id, vector in batch:
+        grouped.setdefault(day, []).append((str(row_id), vector))
     return grouped
+
+
+def _copy_text_into(historical_conn, config: RunConfig, filters: dict, first_date: date, last_date: date,
+                    accumulators: dict[date, TextAccumulator], day_errors: dict[date, JointDataError]) -> None:
+    """Add one filter set's text vectors to the days' accumulators, read with binary ``COPY``."""
+    by_day_number = {day_number(day): accumulator for day, accumulator in accumulators.items()}
+
+    def add_to_day(number: int, add_rows_of_day) -> None:
+        day = day_from_number(number)
+        if day not in day_errors:
+            try:
+                add_rows_of_day(by_day_number[number])
+            except VectorDataError as error:
+                day_errors[day] = error
+
+    def add_block(block: VectorBlock) -> None:
+        utc_days, vectors, row_ids = block.utc_days, block.vectors, block.row_ids
+        if (utc_days[1:] < utc_days[:-1]).any():  # a parallel plan may interleave the days
+            order = np.argsort(utc_days, kind="stable")  # stable: each day keeps its rows' order
+            utc_days, vectors, row_ids = utc_days[order], vectors[order], row_ids[order]
+        starts = np.flatnonzero(np.diff(utc_days)) + 1
+        for start, stop in zip(np.r_[0, starts], np.r_[starts, len(utc_days)], strict=True):
+            add_to_day(int(utc_days[start]),
+                       functools.partial(TextAccumulator.add_vectors, vectors=vectors[start:stop],
+                                         row_ids=row_ids[start:stop]))
+
+    def emit(item: VectorBlock | IrregularRow) -> None:
+        if isinstance(item, VectorBlock):
+            add_block(item)
+        else:
+            add_to_day(item.utc_day, functools.partial(TextAccumulator.add_rows, rows=[(str(item.row_id), item.raw)]))
+
+    copy_text_vectors(
+        historical_conn, config.space, source_type=config.source_type, text_model_id=config.text_model_id,
+        filters=filters, first_date=first_date, last_date=last_date, emit=emit,
+    )
 
 
 def extract_day(runtime_conn, historical_conn, config: RunConfig, as_of_date: date) -> list[ExtractedContext]:

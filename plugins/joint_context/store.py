@@ -90,8 +90,11 @@ def stream_text_vectors(
     try:
         cursor.execute(read_sql(space.text_sql), params)
         while batch := cursor.fetchmany(batch_rows):
-            yield [(utc_timestamp.astimezone(UTC).date(), source_id, vector)
-                   for utc_timestamp, source_id, vector in batch]
+            # the query returns the event's bigint id, which is the text row's source_id
+            yield [(utc_timestamp.astimezone(UTC).date(), str(row_id), vector)
+                   for utc_timestamp, row_id, vector in batch]
+            if len(batch) < batch_rows:
+                break  # the last batch: no FETCH that would only say so
     finally:
         cursor.close()
 
