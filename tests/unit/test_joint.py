@@ -21,6 +21,23 @@ def test_mean_of_batches_equals_numpy_mean_in_float64():
     np.testing.assert_allclose(accumulator.mean(), vectors.astype(np.float64).mean(axis=0), rtol=0, atol=1e-12)
 
 
+def test_the_sum_is_the_same_bits_however_the_rows_are_batched():
+    # magnitudes spread over 2**-20..2**20, where float64 addition is far from associative
+    vectors = (rng.normal(size=(500, 8)) * 2.0 ** rng.integers(-20, 20, size=(500, 1))).astype(np.float32)
+    row_ids = [str(index) for index in range(500)]
+    sums = []
+    for cuts in ([], [1, 2, 3], [250], list(range(7, 500, 13))):
+        accumulator = TextAccumulator("text_embeddings")
+        for start, stop in zip([0, *cuts], [*cuts, 500], strict=True):
+            accumulator.add_vectors(vectors[start:stop], row_ids[start:stop])
+        sums.append(accumulator.vector_sum)
+    row_by_row = np.zeros(8)
+    for vector in vectors.astype(np.float64):
+        row_by_row = row_by_row + vector
+    for vector_sum in sums:
+        assert vector_sum.tobytes() == row_by_row.tobytes()
+
+
 def test_null_vectors_are_counted_and_left_out():
     accumulator = TextAccumulator("text_embeddings")
     accumulator.add_rows(rows_of([np.ones(4), None, 3 * np.ones(4), None]))
