@@ -14,13 +14,11 @@ from datetime import date, timedelta
 
 from joint_context.compat import AirflowFailException, AirflowSensorTimeout, BaseOperator, BaseSensorOperator
 from joint_context.config import RunConfig
+from joint_context.connections import HISTORICAL_CONN_ID, RUNTIME_CONN_ID, connection
 from joint_context.errors import JointDataError
 from joint_context.spaces import JointSpace
 
 # joint_context.pipeline and .store (numpy, SQL) are imported inside execute(): DAG files parse without them.
-
-RUNTIME_CONN_ID = "runtime_db"
-HISTORICAL_CONN_ID = "historical_db"
 
 
 @contextlib.contextmanager
@@ -46,25 +44,6 @@ def parse_as_of_date(value: str | date) -> date:
         return date.fromisoformat(value)
     except ValueError as error:
         raise JointDataError(f"as_of_date must be an ISO date like 2025-01-02, got {value!r}") from error
-
-
-@contextlib.contextmanager
-def connection(conn_id: str, statement_timeout: timedelta | None = None):
-    """A DB-API connection from an Airflow connection (``AIRFLOW_CONN_*`` or the metadata DB), closed after.
-
-    With ``statement_timeout`` the server cancels any statement running longer (overriding the connection's own).
-    """
-    from airflow.providers.postgres.hooks.postgres import PostgresHook
-
-    db_connection = PostgresHook(postgres_conn_id=conn_id).get_conn()
-    try:
-        if statement_timeout is not None:
-            from joint_context.store import set_statement_timeout
-
-            set_statement_timeout(db_connection, statement_timeout)
-        yield db_connection
-    finally:
-        db_connection.close()
 
 
 class ExtractJointInputsOperator(BaseOperator):
