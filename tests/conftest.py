@@ -32,6 +32,8 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 os.environ.pop("AIRFLOW_CONN_RUNTIME_DB", None)
 os.environ.pop("AIRFLOW_CONN_HISTORICAL_DB", None)
+os.environ.pop("JOINT_CONTEXT_RUNTIME_DSN", None)  # the CLI would use them instead of the connections
+os.environ.pop("JOINT_CONTEXT_HISTORICAL_DSN", None)
 
 import psycopg  # noqa: E402
 

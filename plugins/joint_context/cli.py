@@ -8,7 +8,10 @@
 :func:`pipeline.write_day`, validated by :meth:`RunConfig.from_params`) over the whole range at once: the
 inputs are read in one regime query and one streamed text query per filter set, then each date is written
 in its own transaction, so it leaves exactly the rows one DAG run per date would. Connections are Airflow
-connections (``AIRFLOW_CONN_RUNTIME_DB`` / ``AIRFLOW_CONN_HISTORICAL_DB`` or the metadata database).
+connections (``AIRFLOW_CONN_RUNTIME_DB`` / ``AIRFLOW_CONN_HISTORICAL_DB`` or the metadata database), or libpq
+connection strings (``--runtime-dsn`` / ``--historical-dsn``, or ``JOINT_CONTEXT_RUNTIME_DSN`` /
+``JOINT_CONTEXT_HISTORICAL_DSN``): with DSNs Airflow is never imported. A DSN is never printed (it may hold a
+password): error messages have its password masked.
 
 Exit status: 0 done; 1 some dates failed on bad data (the others are written), or a requested plot had no
 data; 2 bad input (nothing touched); 3 a database or connection error stopped the command.
@@ -20,14 +23,18 @@ import argparse
 import contextlib
 import csv
 import json
+import os
+import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from urllib.parse import quote
 
 from joint_context.config import RunConfig
+from joint_context.connections import HISTORICAL_CONN_ID, RUNTIME_CONN_ID, connection, dsn_connection, dsn_parts
 from joint_context.errors import JointDataError, ParamsError
-from joint_context.operators import HISTORICAL_CONN_ID, RUNTIME_CONN_ID, connection
 from joint_context.spaces import REGIME_CONTEXT_V0, REGIME_MACRO_V0, SPACES, JointSpace, space_by_name
 
 EXIT_OK = 0
@@ -35,10 +42,31 @@ EXIT_FAILED_DATES = 1
 EXIT_BAD_INPUT = 2
 EXIT_DATABASE_ERROR = 3
 DATABASE_DRIVERS = ("psycopg", "psycopg2")
+RUNTIME_DSN_VARIABLE = "JOINT_CONTEXT_RUNTIME_DSN"
+HISTORICAL_DSN_VARIABLE = "JOINT_CONTEXT_HISTORICAL_DSN"
+MASK = "***"
 
 
 class UsageError(Exception):
     """Bad input on the command line: reported in one line, exit status 2, nothing touched."""
+
+
+@dataclass(frozen=True)
+class Database:
+    """How the command reaches one database: an Airflow connection id, or a libpq DSN.
+
+    ``label`` names it in messages (the conn id, or the DSN's database name: never the DSN itself);
+    ``secrets`` are the strings to mask wherever an error is printed.
+    """
+
+    label: str
+    conn_id: str | None = None
+    dsn: str | None = None
+    secrets: tuple[str, ...] = ()
+
+    def open(self):
+        """A context manager yielding a DB-API connection, closed after."""
+        return dsn_connection(self.dsn) if self.dsn is not None else connection(self.conn_id)
 
 
 # --- argument parsing -------------------------------------------------------------------------------------
@@ -89,9 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--source-type", help="text_embeddings.source_type (default: the space's)")
     backfill.add_argument("--numeric-weight", type=float, metavar="W", help="w_num (default 0.5)")
     backfill.add_argument("--text-weight", type=float, metavar="W", help="w_text (default 0.5)")
-    backfill.add_argument("--runtime-conn-id", default=RUNTIME_CONN_ID,
-                          help=f"Airflow connection to runtime_db (default {RUNTIME_CONN_ID})")
-    _add_historical_conn_option(backfill)
+    _add_database_options(backfill, "runtime")
+    _add_database_options(backfill, "historical")
     backfill.add_argument("--synchronous-commit", action="store_true",
                           help="wait for the disk flush of every date's commit (slower); by default the dates are "
                                "flushed together once at the end")
@@ -111,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_date_range_option(show)
     show.add_argument("--joint-model-id", help="only this joint model_id (default: all)")
     show.add_argument("--csv", action="store_true", help="CSV on stdout instead of a table")
-    _add_historical_conn_option(show)
+    _add_database_options(show, "historical")
 
     compare = commands.add_parser(
         "compare", help=f"cosine similarity between {REGIME_MACRO_V0.joint_type} and "
@@ -134,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="joint model_id of both spaces (default %(default)s)")
     compare.add_argument("--plot", type=Path, metavar="FILE.png", help="draw the similarities as a time series")
     compare.add_argument("--csv", action="store_true", help="CSV on stdout instead of a table")
-    _add_historical_conn_option(compare)
+    _add_database_options(compare, "historical")
     return parser
 
 
@@ -148,9 +175,66 @@ def _add_date_range_option(parser: argparse.ArgumentParser) -> None:
                         help="first and last as_of_date (UTC days, inclusive), e.g. 2025-01-01 2025-01-31")
 
 
-def _add_historical_conn_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--historical-conn-id", default=HISTORICAL_CONN_ID,
-                        help=f"Airflow connection to historical_db (default {HISTORICAL_CONN_ID})")
+DATABASE_ROLES = {  # role: (default Airflow conn id, DSN environment variable)
+    "runtime": (RUNTIME_CONN_ID, RUNTIME_DSN_VARIABLE),
+    "historical": (HISTORICAL_CONN_ID, HISTORICAL_DSN_VARIABLE),
+}
+
+
+def _add_database_options(parser: argparse.ArgumentParser, role: str) -> None:
+    """``--<role>-conn-id`` or ``--<role>-dsn``, not both (no argparse default: the environment is read later)."""
+    conn_id, variable = DATABASE_ROLES[role]
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(f"--{role}-conn-id", metavar="CONN_ID",
+                       help=f"Airflow connection to {role}_db (default {conn_id}, unless {variable} is set)")
+    group.add_argument(f"--{role}-dsn", metavar="DSN",
+                       help=f"libpq connection string or URI of {role}_db (e.g. 'host=... dbname=...' or "
+                            f"postgresql://user@host:5432/dbname), instead of an Airflow connection: Airflow is not "
+                            f"loaded when every database is given this way. Default: ${variable}, if set")
+
+
+def resolve_database(args: argparse.Namespace, role: str) -> Database:
+    """The database an option names: ``--<role>-dsn``, ``--<role>-conn-id``, ``$JOINT_CONTEXT_<ROLE>_DSN``, or the
+    default Airflow connection, in that order (the two options together are refused by argparse)."""
+    default_conn_id, variable = DATABASE_ROLES[role]
+    conn_id, dsn, source = getattr(args, f"{role}_conn_id"), getattr(args, f"{role}_dsn"), f"--{role}-dsn"
+    if dsn is None and conn_id is None:
+        dsn, source = os.environ.get(variable) or None, variable
+    if dsn is None:
+        return Database(label=conn_id or default_conn_id, conn_id=conn_id or default_conn_id)
+    if not dsn.strip():
+        raise UsageError(f"{source} is empty")
+    try:
+        parts = dsn_parts(dsn)
+    except Exception as error:
+        if not _is_database_error(error):
+            raise
+        # libpq quotes the part it could not parse, which may be the password: show only punctuation like "="
+        reason = re.sub(r'"[^"]*"', lambda quoted: '"..."' if re.search(r"\w", quoted.group()) else quoted.group(),
+                        _masked(str(error).strip(), (dsn,)))
+        raise UsageError(f"{source} is not a libpq connection string or URI ({reason})") from None
+    password = parts.get("password") or ""
+    secrets = tuple(secret for secret in (dsn, password, quote(password, safe="")) if secret)
+    return Database(label=parts.get("dbname") or f"the database of {source}", dsn=dsn, secrets=secrets)
+
+
+def _resolve_databases(args: argparse.Namespace) -> None:
+    """``args.<role>_db`` for every database the command has options for."""
+    for role in DATABASE_ROLES:
+        if hasattr(args, f"{role}_conn_id"):
+            setattr(args, f"{role}_db", resolve_database(args, role))
+
+
+def _secrets(args: argparse.Namespace) -> tuple[str, ...]:
+    return tuple(secret for role in DATABASE_ROLES
+                 for secret in getattr(getattr(args, f"{role}_db", None), "secrets", ()))
+
+
+def _masked(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret (a DSN, its password) replaced by ``***``, longest first."""
+    for secret in sorted(set(secrets), key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text
 
 
 def parse_space(name: str) -> JointSpace:
@@ -234,8 +318,8 @@ def run_backfill(args: argparse.Namespace) -> int:
         with _package_log_to(console, verbose=args.verbose), _progress(console, disabled=args.no_progress) as progress:
             bar = progress.add_task("reading inputs", total=total_dates, **tally)
             with (
-                connection(args.runtime_conn_id) as runtime_conn,
-                connection(args.historical_conn_id) as historical_conn,
+                args.runtime_db.open() as runtime_conn,
+                args.historical_db.open() as historical_conn,
                 _commits_flushed_at_the_end(historical_conn, enabled=not args.synchronous_commit),
             ):
                 for day in pipeline.extract_range(runtime_conn, historical_conn, config, first_date, last_date):
@@ -263,7 +347,8 @@ def run_backfill(args: argparse.Namespace) -> int:
     except (Exception, KeyboardInterrupt) as error:
         if isinstance(error, Exception) and not _is_database_error(error):
             raise
-        stopped = "interrupted" if isinstance(error, KeyboardInterrupt) else describe_database_error(error)
+        stopped = ("interrupted" if isinstance(error, KeyboardInterrupt)
+                   else describe_database_error(error, _secrets(args)))
         done = f"after {last_done}" if last_done else "before the first date was written"
         print(f"{stopped}\nStopped {done}. Rerun the same command to finish: it leaves the same rows for the dates "
               "already written.", file=sys.stderr)
@@ -357,14 +442,14 @@ def run_show(args: argparse.Namespace) -> int:
     first_date, last_date = parse_date_range(args.date_range)
     from joint_context.views import fetch_joint_vectors
 
-    with connection(args.historical_conn_id) as historical_conn:
+    with args.historical_db.open() as historical_conn:
         rows = fetch_joint_vectors(historical_conn, space, first_date=first_date, last_date=last_date,
                                    regions=args.region, model_id=args.joint_model_id)
     if not rows:
         regions = ", ".join(args.region) or "any region"
         model = f", model_id {args.joint_model_id}" if args.joint_model_id else ""
         print(f"No {space.joint_type} joint vectors for {regions} between {first_date} and {last_date}{model} "
-              f"in {args.historical_conn_id}.joint_embeddings.", file=sys.stderr)
+              f"in {args.historical_db.label}.joint_embeddings.", file=sys.stderr)
         return EXIT_OK
     records = [
         (row.as_of_date.isoformat(), row.region, row.filters_text, row.model_id, row.dimension, row.l2_norm,
@@ -405,7 +490,7 @@ def run_compare(args: argparse.Namespace) -> int:
     from joint_context.views import compare_spaces, fetch_joint_vectors
 
     rows_by_space = {}
-    with connection(args.historical_conn_id) as historical_conn:
+    with args.historical_db.open() as historical_conn:
         for space in (REGIME_MACRO_V0, REGIME_CONTEXT_V0):
             rows = fetch_joint_vectors(historical_conn, space, first_date=first_date, last_date=last_date,
                                        regions=[args.region], model_id=args.joint_model_id)
@@ -537,11 +622,13 @@ def _is_database_error(error: BaseException) -> bool:
     )
 
 
-def describe_database_error(error: BaseException) -> str:
+def describe_database_error(error: BaseException, secrets: Iterable[str] = ()) -> str:
+    """One line for a database or connection error; ``secrets`` (a DSN, its password) are masked in it."""
     if type(error).__name__ == "AirflowNotFoundException":
         return (f"connection error: {error}; define it as an Airflow connection, e.g. the environment variable "
-                "AIRFLOW_CONN_<CONN_ID_IN_UPPER_CASE> holding its JSON or URI, or `airflow connections add`")
-    return f"database error ({type(error).__name__}): {str(error).strip()}"
+                "AIRFLOW_CONN_<CONN_ID_IN_UPPER_CASE> holding its JSON or URI, or `airflow connections add`, "
+                "or give a libpq DSN instead (--runtime-dsn / --historical-dsn)")
+    return _masked(f"database error ({type(error).__name__}): {str(error).strip()}", secrets)
 
 
 @contextlib.contextmanager
@@ -566,6 +653,7 @@ def _stdout_only_for_output() -> Iterator[None]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _resolve_databases(args)
         with _stdout_only_for_output():
             return COMMANDS[args.command](args)
     except (UsageError, ParamsError) as error:
@@ -577,7 +665,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:
         if not _is_database_error(error):
             raise
-        print(describe_database_error(error), file=sys.stderr)
+        print(describe_database_error(error, _secrets(args)), file=sys.stderr)
         return EXIT_DATABASE_ERROR
 
 
