@@ -215,8 +215,8 @@ def copy_text_vectors(
 ) -> int:
     """Stream the text vectors of the UTC days ``first_date..last_date`` to ``emit``; return the row count.
 
-    The same query as :func:`joint_context.store.stream_text_vectors`, through ``COPY``; works with psycopg 3
-    and psycopg2.
+    The same query as :func:`joint_context.store.stream_text_vectors` (``space.text_copy_sql`` wraps
+    ``space.text_sql`` in ``COPY``); works with psycopg 3 and psycopg2.
     """
     params = {
         "source_type": source_type,
@@ -225,13 +225,12 @@ def copy_text_vectors(
         "window_end": utc_day_start(last_date + timedelta(days=1)),
         **{name: filters.get(name) for name in space.filter_names},
     }
-    statement = f"COPY (\n{read_sql(space.text_sql).strip()}\n) TO STDOUT (FORMAT BINARY)"
     decoder = BinaryCopyDecoder(emit)
     with historical_conn.cursor() as cursor:
         if hasattr(cursor, "copy_expert"):  # psycopg2
-            cursor.copy_expert(cursor.mogrify(statement, params), decoder)
+            cursor.copy_expert(cursor.mogrify(read_sql(space.text_copy_sql), params), decoder)
         else:
-            with cursor.copy(statement, params) as copy:
+            with cursor.copy(read_sql(space.text_copy_sql), params) as copy:
                 for data in copy:
                     decoder.feed(data)
     decoder.finish()

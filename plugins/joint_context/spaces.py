@@ -41,6 +41,7 @@ class JointSpace:
     filters_key: str
     event_table: str
     text_sql: str
+    text_copy_sql: str
     default_source_type: str
     default_text_model_id: str
     filters: tuple[TextFilter, ...]
@@ -77,6 +78,7 @@ REGIME_MACRO_V0 = JointSpace(
     filters_key="macro_filters",
     event_table="historical_db.macro_events",
     text_sql="select_macro_text_vectors.sql",
+    text_copy_sql="copy_macro_text_vectors.sql",
     default_source_type="MACRO",
     default_text_model_id="text-macro-v1",
     filters=(
@@ -95,6 +97,7 @@ REGIME_CONTEXT_V0 = JointSpace(
     filters_key="news_filters",
     event_table="historical_db.news_articles",
     text_sql="select_news_text_vectors.sql",
+    text_copy_sql="copy_news_text_vectors.sql",
     default_source_type="NEWS",
     default_text_model_id="text-fin-general-v1",
     filters=(TextFilter("language", "news_articles.language equals this value, ignoring case"),),

@@ -34,19 +34,19 @@ HOSTILE = "US' OR '1'='1"
 # --- no SQL built from values -------------------------------------------------------------------------------------
 
 def query_calls(tree: ast.AST):
-    """Every ``<something>.execute/executemany/copy(...)`` call except ``super().execute(context)``."""
+    """Every ``<something>.execute/executemany/copy/mogrify/stream(...)`` call except ``super().execute(context)``."""
     for node in ast.walk(tree):
         if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                and node.func.attr in ("execute", "executemany", "copy", "mogrify")
+                and node.func.attr in ("execute", "executemany", "copy", "mogrify", "stream")
                 and not (isinstance(node.func.value, ast.Call) and getattr(node.func.value.func, "id", "") == "super")):
             yield node
 
 
 def is_read_sql_of_a_file(node: ast.AST) -> bool:
-    """``read_sql("file.sql")`` or ``read_sql(space.text_sql)``: a query text from include/sql, nothing else."""
+    """``read_sql("file.sql")`` or ``read_sql(space.text_sql / text_copy_sql)``: a query text from include/sql."""
     return (isinstance(node, ast.Call) and getattr(node.func, "id", "") == "read_sql" and len(node.args) == 1
             and ((isinstance(node.args[0], ast.Constant) and (SQL_DIR / node.args[0].value).is_file())
-                 or (isinstance(node.args[0], ast.Attribute) and node.args[0].attr == "text_sql")))
+                 or (isinstance(node.args[0], ast.Attribute) and node.args[0].attr in ("text_sql", "text_copy_sql"))))
 
 
 def test_every_query_of_the_package_is_an_include_sql_file_run_with_separate_parameters():
@@ -66,6 +66,17 @@ def test_every_query_of_the_package_is_an_include_sql_file_run_with_separate_par
                 offending.append(f"{module.name}:{node.lineno} imports psycopg.sql")
     assert offending == []
     assert {space.text_sql for space in SPACES.values()} <= {path.name for path in SQL_DIR.glob("*.sql")}
+
+
+def sql_tokens(path) -> list[str]:
+    text = "\n".join(line.split("--")[0] for line in path.read_text().splitlines())
+    return text.split()
+
+
+@pytest.mark.parametrize("space", SPACES.values(), ids=lambda space: space.joint_type)
+def test_the_bulk_copy_runs_exactly_the_text_query_the_dag_runs(space):
+    copy_tokens, select_tokens = sql_tokens(SQL_DIR / space.text_copy_sql), sql_tokens(SQL_DIR / space.text_sql)
+    assert copy_tokens == ["COPY", "(", *select_tokens, ")", "TO", "STDOUT", "(FORMAT", "BINARY)"]
 
 
 def test_query_files_take_values_only_through_named_placeholders():
