@@ -5,13 +5,15 @@
     python -m joint_context compare --region US --date-range 2025-01-01 2025-01-31 --plot us.png
 
 ``backfill`` runs the DAG's own steps (:func:`pipeline.extract_range`, :func:`pipeline.aggregate_day`,
-:func:`pipeline.write_day`, validated by :meth:`RunConfig.from_params`) over the whole range at once: the
-inputs are read in one regime query and one streamed text query per filter set, then each date is written
-in its own transaction, so it leaves exactly the rows one DAG run per date would. Connections are Airflow
-connections (``AIRFLOW_CONN_RUNTIME_DB`` / ``AIRFLOW_CONN_HISTORICAL_DB`` or the metadata database), or libpq
-connection strings (``--runtime-dsn`` / ``--historical-dsn``, or ``JOINT_CONTEXT_RUNTIME_DSN`` /
-``JOINT_CONTEXT_HISTORICAL_DSN``): with DSNs Airflow is never imported. A DSN is never printed (it may hold a
-password): error messages have its password masked.
+:func:`pipeline.joint_rows`, validated by :meth:`RunConfig.from_params`) over the whole range at once: the
+inputs are read in one regime query and one streamed text query per filter set, then the dates are written
+in chunks of ``WRITE_CHUNK_KEYS`` (date, context) keys or a little more (the last chunk may hold fewer), one
+transaction and three statements per chunk (:func:`store.replace_joint_rows_for_dates`, the DAG's write for
+many dates); all of a date's keys are in one transaction, so it leaves exactly the rows one DAG run per date
+would. Connections are Airflow connections (``AIRFLOW_CONN_RUNTIME_DB`` / ``AIRFLOW_CONN_HISTORICAL_DB`` or the
+metadata database), or libpq connection strings (``--runtime-dsn`` / ``--historical-dsn``, or
+``JOINT_CONTEXT_RUNTIME_DSN`` / ``JOINT_CONTEXT_HISTORICAL_DSN``): with DSNs Airflow is never imported. A DSN is
+never printed (it may hold a password): error messages have its password masked.
 
 Exit status: 0 done; 1 some dates failed on bad data (the others are written), or a requested plot had no
 data; 2 bad input (nothing touched); 3 a database or connection error stopped the command.
@@ -45,6 +47,7 @@ DATABASE_DRIVERS = ("psycopg", "psycopg2")
 RUNTIME_DSN_VARIABLE = "JOINT_CONTEXT_RUNTIME_DSN"
 HISTORICAL_DSN_VARIABLE = "JOINT_CONTEXT_HISTORICAL_DSN"
 MASK = "***"
+WRITE_CHUNK_KEYS = 256  # a backfill commits once it has this many (date, context) keys pending, and at the end
 
 
 class UsageError(Exception):
@@ -119,9 +122,6 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--text-weight", type=float, metavar="W", help="w_text (default 0.5)")
     _add_database_options(backfill, "runtime")
     _add_database_options(backfill, "historical")
-    backfill.add_argument("--synchronous-commit", action="store_true",
-                          help="wait for the disk flush of every date's commit (slower); by default the dates are "
-                               "flushed together once at the end")
     backfill.add_argument("--no-progress", action="store_true", help="no progress bar (e.g. in cron logs)")
     backfill.add_argument("-v", "--verbose", action="store_true",
                           help="log every context of every date: written, replaced or skipped and why")
@@ -303,6 +303,7 @@ def run_backfill(args: argparse.Namespace) -> int:
     from rich.markup import escape
 
     from joint_context import pipeline
+    from joint_context.store import replace_joint_rows_for_dates
 
     console = Console(stderr=True)
     total_dates = (last_date - first_date).days + 1
@@ -313,15 +314,31 @@ def run_backfill(args: argparse.Namespace) -> int:
     tally = {"written": 0, "skipped": 0, "failed": 0}
     rows = {"written": 0, "replaced": 0, "skipped": 0, "removed": 0}
     failures: list[tuple[date, str]] = []
-    last_done: date | None = None
+    pending: dict[date, list] = {}  # aggregated dates not yet written: date -> its contexts' results
+    last_done: date | None = None  # the last date of the last chunk committed
     try:
         with _package_log_to(console, verbose=args.verbose), _progress(console, disabled=args.no_progress) as progress:
             bar = progress.add_task("reading inputs", total=total_dates, **tally)
-            with (
-                args.runtime_db.open() as runtime_conn,
-                args.historical_db.open() as historical_conn,
-                _commits_flushed_at_the_end(historical_conn, enabled=not args.synchronous_commit),
-            ):
+
+            def write_pending() -> None:
+                """Write the pending dates in one transaction, then count and log them."""
+                nonlocal last_done
+                if not pending:
+                    return
+                outcomes = replace_joint_rows_for_dates(
+                    historical_conn, joint_type=space.joint_type, model_id=config.joint_model_id,
+                    rows_by_date={as_of_date: pipeline.joint_rows(results) for as_of_date, results in pending.items()},
+                )
+                for as_of_date, results in pending.items():
+                    counts = pipeline.log_outcomes(as_of_date, results, outcomes[as_of_date])["counts"]
+                    for key in rows:
+                        rows[key] += counts[key]
+                    tally["written" if counts["written"] + counts["replaced"] else "skipped"] += 1
+                last_done = max(pending)
+                progress.update(bar, advance=len(pending), description="dates", **tally)
+                pending.clear()
+
+            with args.runtime_db.open() as runtime_conn, args.historical_db.open() as historical_conn:
                 for day in pipeline.extract_range(runtime_conn, historical_conn, config, first_date, last_date):
                     error = day.error
                     if error is None:
@@ -336,14 +353,12 @@ def run_backfill(args: argparse.Namespace) -> int:
                             f"[red]{day.as_of_date} failed[/]: {escape(f'{type(error).__name__}: {error}')}",
                             highlight=False,
                         )
-                    else:
-                        outcomes = pipeline.write_day(historical_conn, config, day.as_of_date, results)
-                        counts = pipeline.log_outcomes(day.as_of_date, results, outcomes)["counts"]
-                        for key in rows:
-                            rows[key] += counts[key]
-                        tally["written" if counts["written"] + counts["replaced"] else "skipped"] += 1
-                    last_done = day.as_of_date
-                    progress.update(bar, advance=1, description="dates", **tally)
+                        progress.update(bar, advance=1, description="dates", **tally)
+                        continue
+                    pending[day.as_of_date] = results
+                    if sum(map(len, pending.values())) >= WRITE_CHUNK_KEYS:
+                        write_pending()
+                write_pending()
     except (Exception, KeyboardInterrupt) as error:
         if isinstance(error, Exception) and not _is_database_error(error):
             raise
@@ -366,33 +381,6 @@ def run_backfill(args: argparse.Namespace) -> int:
             print(f"  {as_of_date}: {message}", file=sys.stderr)
         return EXIT_FAILED_DATES
     return EXIT_OK
-
-
-@contextlib.contextmanager
-def _commits_flushed_at_the_end(historical_conn, *, enabled: bool) -> Iterator[None]:
-    """Commit each date without waiting for its WAL flush, and wait once, at the end, for all of them.
-
-    A date stays one transaction, atomic and isolated as in the DAG; only the per-commit disk flush is
-    batched, which is what a range of thousands of one-date transactions would otherwise spend its time on.
-    Should the server crash mid-run, the last dates reported may be missing: rerunning the command restores
-    them. The end is reached only after the final flush, so a finished run is as durable as the DAG's.
-    """
-    from joint_context.store import read_sql
-
-    def set_synchronous_commit(value: str) -> None:
-        with historical_conn.cursor() as cursor:
-            cursor.execute(read_sql("set_synchronous_commit.sql"), {"value": value})
-        historical_conn.commit()
-
-    if not enabled:
-        yield
-        return
-    set_synchronous_commit("off")
-    yield
-    set_synchronous_commit("on")
-    with historical_conn.cursor() as cursor:
-        cursor.execute(read_sql("flush_commits.sql"))
-    historical_conn.commit()
 
 
 @contextlib.contextmanager

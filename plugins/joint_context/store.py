@@ -7,10 +7,11 @@ Works with psycopg 3 (Airflow 3's postgres provider) and psycopg2 (Airflow 2.11'
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -77,7 +78,9 @@ def stream_text_vectors(
 ) -> Iterator[list[tuple[date, str, bytes | memoryview | None]]]:
     """Yield batches of ``(utc_date, source_id, vector)`` for the UTC days ``first_date..last_date``.
 
-    A server-side cursor streams the rows, so memory stays flat however large a day is.
+    The rows are streamed, so memory stays flat however large a day is: with psycopg 3 in one query whose
+    rows arrive in chunks of ``batch_rows`` (libpq's chunked-rows mode), with psycopg2 through a server-side
+    cursor. Values are bound parameters either way.
     """
     params = {
         "source_type": source_type,
@@ -86,13 +89,33 @@ def stream_text_vectors(
         "window_end": utc_day_start(last_date + timedelta(days=1)),
         **{name: filters.get(name) for name in space.filter_names},
     }
-    cursor = historical_conn.cursor(name=f"joint_context_text_{uuid.uuid4().hex}")
+    for batch in _text_row_batches(historical_conn, space, params, batch_rows):
+        # the query returns the event's bigint id, which is the text row's source_id
+        yield [(utc_timestamp.astimezone(UTC).date(), str(row_id), vector)
+               for utc_timestamp, row_id, vector in batch]
+
+
+def _is_psycopg3(conn) -> bool:
+    try:
+        import psycopg
+    except ImportError:  # Airflow 2.11's provider brings psycopg2 only
+        return False
+    return isinstance(conn, psycopg.Connection)
+
+
+def _text_row_batches(conn, space: JointSpace, params: dict, batch_rows: int) -> Iterator[list[tuple]]:
+    """The text query's rows in batches of at most ``batch_rows``, never all of them in memory at once."""
+    if _is_psycopg3(conn):
+        with conn.cursor() as cursor:
+            rows = cursor.stream(read_sql(space.text_sql), params, size=batch_rows)
+            while batch := list(itertools.islice(rows, batch_rows)):
+                yield batch
+        return
+    cursor = conn.cursor(name=f"joint_context_text_{uuid.uuid4().hex}")
     try:
         cursor.execute(read_sql(space.text_sql), params)
         while batch := cursor.fetchmany(batch_rows):
-            # the query returns the event's bigint id, which is the text row's source_id
-            yield [(utc_timestamp.astimezone(UTC).date(), str(row_id), vector)
-                   for utc_timestamp, row_id, vector in batch]
+            yield batch
             if len(batch) < batch_rows:
                 break  # the last batch: no FETCH that would only say so
     finally:
@@ -117,44 +140,68 @@ class WriteOutcome:
 def replace_joint_rows(
     historical_conn, *, joint_type: str, model_id: str, as_of_date: date, rows: Sequence[JointRow]
 ) -> list[WriteOutcome]:
-    """Make each row's key hold exactly that row (or nothing), all in one transaction.
+    """Make each row's key hold exactly that row (or nothing), all in one transaction: one date of
+    :func:`replace_joint_rows_for_dates` (what the DAG's write task does)."""
+    return replace_joint_rows_for_dates(
+        historical_conn, joint_type=joint_type, model_id=model_id, rows_by_date={as_of_date: rows},
+    )[as_of_date]
+
+
+def replace_joint_rows_for_dates(
+    historical_conn, *, joint_type: str, model_id: str, rows_by_date: Mapping[date, Sequence[JointRow]]
+) -> dict[date, list[WriteOutcome]]:
+    """Make each row's key hold exactly that row (or nothing), for every date given, all in one transaction.
 
     The key is ``(joint_type, model_id, as_of_date, entity_scope)``. The table has no unique key, so
-    writers of one key are serialised by transaction-scoped advisory locks, taken in key order to rule
-    out deadlocks; then every existing row of the keys (legacy duplicates included) is deleted and the new
-    rows inserted: three statements whatever the number of contexts. On any error the transaction is rolled
-    back and the previous rows stay.
+    writers of one key are serialised by transaction-scoped advisory locks, all taken in one statement in
+    key order to rule out deadlocks; then every existing row of the keys (legacy duplicates included) is
+    deleted and the new rows inserted: three statements whatever the number of dates and contexts. On any
+    error the transaction is rolled back and the previous rows stay. Returns each date's outcomes, in the
+    order of its rows.
     """
-    scopes = [canonical_json(row.entity_scope) for row in rows]
-    if len(set(scopes)) != len(scopes):
-        raise ValueError(f"one entity_scope appears twice among the rows to write: {scopes}")
-    date_key = {"joint_type": joint_type, "model_id": model_id, "as_of_date": as_of_date}
-    lock_keys = sorted(joint_lock_key(joint_type, model_id, as_of_date, row.entity_scope) for row in rows)
-    new_rows = [(scope, row.vector_bytes) for scope, row in zip(scopes, rows, strict=True)
-                if row.vector_bytes is not None]
+    keys: list[tuple[date, str]] = []
+    new_rows: list[tuple[date, str, bytes]] = []
+    for as_of_date, rows in rows_by_date.items():
+        scopes = [canonical_json(row.entity_scope) for row in rows]
+        if len(set(scopes)) != len(scopes):
+            raise ValueError(f"one entity_scope appears twice among the rows to write for {as_of_date}: {scopes}")
+        keys += [(as_of_date, scope) for scope in scopes]
+        new_rows += [(as_of_date, scope, row.vector_bytes) for scope, row in zip(scopes, rows, strict=True)
+                     if row.vector_bytes is not None]
+    lock_keys = sorted(joint_lock_key(joint_type, model_id, as_of_date, row.entity_scope)
+                       for as_of_date, rows in rows_by_date.items() for row in rows)
+    type_and_model = {"joint_type": joint_type, "model_id": model_id}
     try:
         with historical_conn.cursor() as cursor:
             cursor.execute(read_sql("lock_joint_keys.sql"), {"lock_keys": lock_keys})
-            cursor.execute(read_sql("delete_joint_rows.sql"), {**date_key, "entity_scopes": scopes})
-            deleted = Counter(canonical_json(_as_json_value(scope)) for (scope,) in cursor.fetchall())
+            cursor.execute(read_sql("delete_joint_rows.sql"), {
+                **type_and_model,
+                "as_of_dates": [as_of_date for as_of_date, _scope in keys],
+                "entity_scopes": [scope for _as_of_date, scope in keys],
+            })
+            deleted = Counter((as_of_date, canonical_json(_as_json_value(scope)))
+                              for as_of_date, scope in cursor.fetchall())
             if new_rows:
                 cursor.execute(read_sql("insert_joint_rows.sql"), {
-                    **date_key,
-                    "entity_scopes": [scope for scope, _vector in new_rows],
-                    "vectors": [vector for _scope, vector in new_rows],
+                    **type_and_model,
+                    "as_of_dates": [as_of_date for as_of_date, _scope, _vector in new_rows],
+                    "entity_scopes": [scope for _as_of_date, scope, _vector in new_rows],
+                    "vectors": [vector for _as_of_date, _scope, vector in new_rows],
                 })
         historical_conn.commit()
     except BaseException:
         historical_conn.rollback()
         raise
-    outcomes = []
-    for scope, row in zip(scopes, rows, strict=True):
-        previous_rows = deleted[scope]
-        if row.vector_bytes is not None:
-            action = "replaced" if previous_rows else "written"
-        else:
-            action = "removed" if previous_rows else "nothing"
-        outcomes.append(WriteOutcome(row.entity_scope, action, previous_rows))
+    outcomes: dict[date, list[WriteOutcome]] = {}
+    for as_of_date, rows in rows_by_date.items():
+        outcomes[as_of_date] = []
+        for row in rows:
+            previous_rows = deleted[(as_of_date, canonical_json(row.entity_scope))]
+            if row.vector_bytes is not None:
+                action = "replaced" if previous_rows else "written"
+            else:
+                action = "removed" if previous_rows else "nothing"
+            outcomes[as_of_date].append(WriteOutcome(row.entity_scope, action, previous_rows))
     return outcomes
 
 

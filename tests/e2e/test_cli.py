@@ -144,7 +144,7 @@ def test_cli_backfill_rerun_leaves_exactly_the_same_rows(historical_conn, macro_
             "--date-range", MACRO_DATES[0].isoformat(), MACRO_DATES[2].isoformat())
     first_run = run_cli(*args)
     first_rows = stored_rows(historical_conn)
-    second_run = run_cli(*args, "--synchronous-commit")
+    second_run = run_cli(*args)
     assert (first_run.returncode, second_run.returncode) == (0, 0), second_run.stderr
     assert len(first_rows) == 2 and stored_rows(historical_conn) == first_rows
     assert "joint rows: 0 new, 2 replaced" in second_run.stdout
