@@ -1,9 +1,11 @@
 """6. The bulk CLI: a full rebuild of a history vs the time to just read the bytes it needs.
 
 The rebuild is ``python -m joint_context backfill`` over every day of the history, as a user runs it (a
-process of its own, connections through ``AIRFLOW_CONN_*``). The raw read is ``COPY (SELECT vector ...) TO
-STDOUT`` of exactly the vectors that rebuild needs (each context's text vectors and the regimes), on one
-connection, bytes discarded. A one-day run of the same command gives the start-up cost.
+process of its own), twice over the same databases and range: with libpq DSNs (``JOINT_CONTEXT_*_DSN``; Airflow
+is never imported), the measurement the target ratio uses, and through Airflow connections (``AIRFLOW_CONN_*``).
+The raw read is ``COPY (SELECT vector ...) TO STDOUT`` of exactly the vectors that rebuild needs (each context's
+text vectors and the regimes), on one connection, bytes discarded. A one-day run of the same command gives the
+start-up cost.
 """
 
 from __future__ import annotations
@@ -26,36 +28,40 @@ from joint_context.spaces import REGIME_CONTEXT_V0, REGIME_MACRO_V0, JointSpace
 from joint_context.store import read_sql, utc_day_start
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-CLI_SOURCE = REPO_ROOT / "plugins" / "joint_context" / "cli.py"
-SYNCHRONOUS_COMMIT_OPTION = "--synchronous-commit"
+CONNECTION_MODES = ("dsn", "conn_ids")  # how the CLI reaches the databases: libpq DSNs, or Airflow connections
+CONNECTION_VARIABLES = ("AIRFLOW_CONN_RUNTIME_DB", "AIRFLOW_CONN_HISTORICAL_DB", "JOINT_CONTEXT_RUNTIME_DSN",
+                        "JOINT_CONTEXT_HISTORICAL_DSN")
 
 
-def cli_env(history) -> dict[str, str]:
+def cli_env(history, mode: str) -> dict[str, str]:
+    """The CLI's environment: the databases as DSNs (``mode="dsn"``) or as Airflow connections, never both."""
     paths = [str(REPO_ROOT / "plugins"), str(REPO_ROOT)]
-    return {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")]),
-        "AIRFLOW_CONN_RUNTIME_DB": airflow_connection_json(history.runtime_dsn),
-        "AIRFLOW_CONN_HISTORICAL_DB": airflow_connection_json(history.historical_dsn),
-    }
+    env = {key: value for key, value in os.environ.items() if key not in CONNECTION_VARIABLES}
+    env["PYTHONPATH"] = os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")])
+    if mode == "dsn":
+        env["JOINT_CONTEXT_RUNTIME_DSN"] = history.runtime_dsn
+        env["JOINT_CONTEXT_HISTORICAL_DSN"] = history.historical_dsn
+    else:
+        env["AIRFLOW_CONN_RUNTIME_DB"] = airflow_connection_json(history.runtime_dsn)
+        env["AIRFLOW_CONN_HISTORICAL_DB"] = airflow_connection_json(history.historical_dsn)
+    return env
 
 
 def run_backfill(
-    history, space: JointSpace, contexts: list[dict], first_date: date, last_date: date, *,
-    extra_args: tuple[str, ...] = (),
+    history, space: JointSpace, contexts: list[dict], first_date: date, last_date: date, *, mode: str = "dsn",
 ) -> float:
     """Wall seconds of ``python -m joint_context backfill`` over the range; raises if it fails."""
-    env = cli_env(history)
+    env = cli_env(history, mode)
     started = time.perf_counter()
     completed = subprocess.run(
         [sys.executable, "-m", "joint_context", "backfill", "--space", space.joint_type,
          "--conf", json.dumps({"contexts": contexts}),
-         "--date-range", first_date.isoformat(), last_date.isoformat(), "--no-progress", *extra_args],
+         "--date-range", first_date.isoformat(), last_date.isoformat(), "--no-progress"],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False,
     )
     seconds = time.perf_counter() - started
     if completed.returncode != 0:
-        raise RuntimeError(f"backfill exited {completed.returncode}:\n{completed.stdout[-2000:]}\n"
+        raise RuntimeError(f"backfill ({mode}) exited {completed.returncode}:\n{completed.stdout[-2000:]}\n"
                            f"{completed.stderr[-2000:]}")
     return seconds
 
@@ -98,42 +104,45 @@ def measure(history, *, last_date: date, contexts: dict[str, list[dict]] | None 
     for space, days in ((REGIME_MACRO_V0, history.spec.macro_days), (REGIME_CONTEXT_V0, history.spec.news_days)):
         space_contexts = contexts[space.joint_type]
         first_date = last_date - timedelta(days=days - 1)
-        startup = run_backfill(history, space, space_contexts, last_date, last_date)
-        rebuilds, reads, sync_rebuilds = [], [], []
+        startups = {mode: run_backfill(history, space, space_contexts, last_date, last_date, mode=mode)
+                    for mode in CONNECTION_MODES}
+        rebuilds: dict[str, list[float]] = {mode: [] for mode in CONNECTION_MODES}
+        reads = []
         for _round in range(repeats):
             reads.append(raw_read(history, space, space_contexts, first_date, last_date))
-            rebuilds.append(run_backfill(history, space, space_contexts, first_date, last_date))
-            if SYNCHRONOUS_COMMIT_OPTION in CLI_SOURCE.read_text():
-                sync_rebuilds.append(run_backfill(history, space, space_contexts, first_date, last_date,
-                                                  extra_args=(SYNCHRONOUS_COMMIT_OPTION,)))
-        rebuild = statistics.median(rebuilds)
-        sync_rebuild = statistics.median(sync_rebuilds) if sync_rebuilds else None
+            for mode in CONNECTION_MODES:
+                rebuilds[mode].append(run_backfill(history, space, space_contexts, first_date, last_date, mode=mode))
+        rebuild = {mode: statistics.median(seconds) for mode, seconds in rebuilds.items()}
         read_seconds = statistics.median(seconds for seconds, _bytes in reads)
         read_bytes = reads[0][1]
         entry = {
-            "days": days, "contexts": len(space_contexts), "rebuild_seconds": round(rebuild, 2),
-            "one_day_run_seconds": round(startup, 2), "raw_read_seconds": round(read_seconds, 2),
-            "raw_read_mib": round(read_bytes / 2**20, 1), "ratio": round(rebuild / read_seconds, 2),
-            "ratio_without_startup": round(max(rebuild - startup, 0.0) / read_seconds, 2),
-            "rebuild_synchronous_commit_seconds": None if sync_rebuild is None else round(sync_rebuild, 2),
-            "ratio_synchronous_commit": None if sync_rebuild is None else round(sync_rebuild / read_seconds, 2),
+            "days": days, "contexts": len(space_contexts),
+            "rebuild_seconds": round(rebuild["dsn"], 2),
+            "rebuild_conn_ids_seconds": round(rebuild["conn_ids"], 2),
+            "one_day_run_seconds": round(startups["dsn"], 2),
+            "one_day_run_conn_ids_seconds": round(startups["conn_ids"], 2),
+            "raw_read_seconds": round(read_seconds, 2), "raw_read_mib": round(read_bytes / 2**20, 1),
+            "ratio": round(rebuild["dsn"] / read_seconds, 2),
+            "ratio_conn_ids": round(rebuild["conn_ids"] / read_seconds, 2),
+            "ratio_without_startup": round(max(rebuild["dsn"] - startups["dsn"], 0.0) / read_seconds, 2),
         }
         entries[space.joint_type] = entry
         rows.append([space.joint_type, days, len(space_contexts), entry["rebuild_seconds"],
-                     entry["one_day_run_seconds"], entry["raw_read_seconds"], entry["raw_read_mib"],
-                     entry["ratio"], entry["ratio_without_startup"], entry["rebuild_synchronous_commit_seconds"],
-                     entry["ratio_synchronous_commit"]])
+                     entry["rebuild_conn_ids_seconds"], entry["one_day_run_seconds"],
+                     entry["one_day_run_conn_ids_seconds"], entry["raw_read_seconds"], entry["raw_read_mib"],
+                     entry["ratio"], entry["ratio_conn_ids"], entry["ratio_without_startup"]])
     return {
         "title": "6. Bulk CLI: full rebuild of the x10 history vs COPY of the bytes it needs",
-        "headers": ["space", "days", "contexts", "rebuild s", "1-day run s (start-up)", "raw COPY read s",
-                    "raw MiB", "rebuild/read", "(rebuild - start-up)/read", "rebuild s, --synchronous-commit",
-                    "sync rebuild/read"],
+        "headers": ["space", "days", "contexts", "rebuild s (DSN)", "rebuild s (conn ids)",
+                    "1-day run s (DSN, start-up)", "1-day run s (conn ids)", "raw COPY read s", "raw MiB",
+                    "rebuild/read (DSN)", "rebuild/read (conn ids)", "(rebuild - start-up)/read (DSN)"],
         "rows": rows,
-        "note": "rebuild = `python -m joint_context backfill --date-range <whole history>` (its own process); "
+        "note": "rebuild = `python -m joint_context backfill --date-range <whole history>` (its own process), over "
+                "the same databases and range with libpq DSNs (JOINT_CONTEXT_*_DSN: Airflow is not imported; the "
+                "target ratio) and with Airflow connections (AIRFLOW_CONN_*); "
                 "raw read = COPY (SELECT vector ...) TO STDOUT (FORMAT BINARY) of the same rows; "
-                f"medians of {repeats}; "
-                "'--synchronous-commit' = the same rebuild waiting for each date's WAL flush (the CLI's opt-out of "
-                "its default, which flushes once at the end).",
+                f"medians of {repeats}.",
         "spaces": entries,
         "ratio": max(entry["ratio"] for entry in entries.values()),
+        "ratio_conn_ids": max(entry["ratio_conn_ids"] for entry in entries.values()),
     }

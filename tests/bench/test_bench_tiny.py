@@ -44,6 +44,11 @@ def test_tiny_benchmark_writes_its_tables_and_results_file(pg_admin_dsn, tmp_pat
     assert {space: entry["days"] for space, entry in results["cli"]["spaces"].items()} == {
         "REGIME_MACRO_V0": 70, "REGIME_CONTEXT_V0": 30}
     assert all(entry["raw_read_mib"] > 0 for entry in results["cli"]["spaces"].values())
+    # ... once with DSNs (the ratio) and once through Airflow connections
+    assert all(entry["rebuild_seconds"] > 0 and entry["rebuild_conn_ids_seconds"] > 0
+               for entry in results["cli"]["spaces"].values())
+    assert results["ratios"]["cli_rebuild_over_raw_read"] == results["cli"]["ratio"]
+    assert results["cli"]["ratio_conn_ids"] > 0
     assert (results_file.with_suffix(".md")).read_text().count("### ") == len(results["tables"])
 
     with psycopg.connect(pg_admin_dsn) as admin:
