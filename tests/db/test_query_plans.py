@@ -8,20 +8,22 @@ values bound. The upstream ``DATE("timestamp") = d`` query is the control: it ca
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 
 import psycopg
 import pytest
 
 from bench import generate
 from bench.plans import (
+    explain,
     explain_package_text_query,
     explain_regime_query,
     explain_upstream_text_query,
     scans,
     sequential_scans,
 )
-from joint_context.spaces import REGIME_CONTEXT_V0, REGIME_MACRO_V0
+from joint_context.spaces import REGIME_CONTEXT_V0, REGIME_MACRO_V0, canonical_json
+from joint_context.store import read_sql
 
 LAST_DATE = date(2025, 6, 30)
 EVENT_TABLES = ("macro_events", "news_articles")
@@ -87,3 +89,30 @@ def test_one_day_regime_read_uses_the_region_date_index(history):
         plan = explain_regime_query(conn, ["US", "EU", "JP"], LAST_DATE, LAST_DATE)
     assert sequential_scans(plan, ("regimes",)) == [], [scan.describe() for scan in scans(plan)]
     assert "idx_regimes_region_date" in {scan.index for scan in scans(plan)}
+
+
+@pytest.mark.parametrize("days", [1, 86], ids=["one-date write", "bulk chunk of 258 keys"])
+def test_the_write_delete_finds_each_key_by_index_on_a_large_table(history, days):
+    """The DELETE of the keys to replace, on ten years of production-size joint rows (384-dim vectors, five
+    regions, two joint types): an index lookup per key, never a sequential scan of joint_embeddings."""
+    with psycopg.connect(history.historical_dsn, autocommit=True) as conn:
+        conn.execute("TRUNCATE joint_embeddings")
+        conn.execute(
+            "INSERT INTO joint_embeddings (joint_type, as_of_date, entity_scope, model_id, vector)"
+            " SELECT joint_type, day::date, jsonb_build_object('region', region, 'source', 'regime+macro',"
+            "        'macro_filters', '{}'::jsonb), 'joint-regime-core-v1', decode(repeat('3f800000', 384), 'hex')"
+            "   FROM unnest(ARRAY['REGIME_MACRO_V0', 'REGIME_CONTEXT_V0']) AS joint_type,"
+            "        generate_series(%s::date - 3649, %s::date, '1 day') AS day,"
+            "        unnest(ARRAY['US', 'EU', 'JP', 'GB', 'CN']) AS region",
+            (LAST_DATE, LAST_DATE))
+        conn.execute("ANALYZE joint_embeddings")
+    keys = [(LAST_DATE - timedelta(days=offset),
+             canonical_json({"region": region, "source": "regime+macro", "macro_filters": {}}))
+            for offset in range(days) for region in ("US", "EU", "JP")]
+    with psycopg.connect(history.historical_dsn) as conn:
+        plan = explain(conn, read_sql("delete_joint_rows.sql"), {
+            "joint_type": "REGIME_MACRO_V0", "model_id": "joint-regime-core-v1",
+            "as_of_dates": [day for day, _scope in keys], "entity_scopes": [scope for _day, scope in keys]})
+    assert sequential_scans(plan, ("joint_embeddings",)) == [], [scan.describe() for scan in scans(plan)]
+    assert "idx_joint_embeddings_type_date_model" in {scan.index for scan in scans(plan)}, [
+        scan.describe() for scan in scans(plan)]

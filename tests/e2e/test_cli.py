@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import psycopg
 import pytest
+from psycopg import sql
 
 from devtools.seed import insert_macro_event, insert_news_article, insert_regime, utc
 from joint_context.cli import main
@@ -31,10 +33,13 @@ MACRO_DATES = [D0 + timedelta(days=offset) for offset in range(5)]
 CLI_TIMEOUT_SECONDS = 180
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    """``python -m joint_context ...`` as a user runs it: its own process, connections from ``AIRFLOW_CONN_*``."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "plugins"), str(REPO_ROOT)])}
-    return subprocess.run([sys.executable, "-m", "joint_context", *args], env=env, capture_output=True, text=True,
+def run_cli(*args: str, env: dict[str, str] | None = None, program: tuple[str, ...] = ("-m", "joint_context")
+            ) -> subprocess.CompletedProcess:
+    """``python -m joint_context ...`` as a user runs it: its own process, connections from ``AIRFLOW_CONN_*``
+    (or the environment ``env`` given)."""
+    env = {**(os.environ if env is None else env),
+           "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "plugins"), str(REPO_ROOT)])}
+    return subprocess.run([sys.executable, *program, *args], env=env, capture_output=True, text=True,
                           timeout=CLI_TIMEOUT_SECONDS, cwd=REPO_ROOT)
 
 
@@ -248,6 +253,184 @@ def test_undefined_connection_exits_3_naming_it(capsys, historical_conn):
                                  "--date-range", "2025-03-03", "2025-03-04")
     assert status == 3
     assert "no_such_conn" in err and "AIRFLOW_CONN_" in err
+
+
+# --- backfill with libpq DSNs instead of Airflow connections ------------------------------------------------
+
+CONNECTION_VARIABLES = ("AIRFLOW_CONN_RUNTIME_DB", "AIRFLOW_CONN_HISTORICAL_DB", "JOINT_CONTEXT_RUNTIME_DSN",
+                        "JOINT_CONTEXT_HISTORICAL_DSN")
+# Runs the CLI's main() and reports, as the last stdout line, its status and every airflow module it loaded.
+AIRFLOW_PROBE = """
+import json, sys
+from joint_context.cli import main
+status = main(sys.argv[1:])
+loaded = sorted(name for name in sys.modules if name.split(".")[0] == "airflow")
+print(json.dumps({"status": status, "airflow_modules": loaded}))
+"""
+
+
+def dsn_options(databases) -> tuple[str, ...]:
+    return ("--runtime-dsn", databases.runtime_dsn, "--historical-dsn", databases.historical_dsn)
+
+
+def environment_with(**variables: str) -> dict[str, str]:
+    """This process's environment with no database connection variable but the ones given."""
+    return {**{key: value for key, value in os.environ.items() if key not in CONNECTION_VARIABLES}, **variables}
+
+
+def test_dsn_backfill_leaves_byte_identical_rows_to_a_conn_id_backfill(clean_databases, historical_conn,
+                                                                       macro_range):
+    args = ("backfill", "--conf", json.dumps({"contexts": MACRO_CONTEXTS}), "--no-progress",
+            "--date-range", MACRO_DATES[0].isoformat(), MACRO_DATES[-1].isoformat())
+    insert_rows_of_an_earlier_run(historical_conn)
+    by_conn_ids = run_cli(*args)
+    conn_id_rows = stored_rows(historical_conn)
+
+    historical_conn.execute("TRUNCATE joint_embeddings")
+    insert_rows_of_an_earlier_run(historical_conn)
+    by_dsns = run_cli(*args, *dsn_options(clean_databases), env=environment_with())
+    dsn_rows = stored_rows(historical_conn)
+
+    assert (by_conn_ids.returncode, by_dsns.returncode) == (1, 1), by_dsns.stderr  # the bad-vector date fails
+    assert len(dsn_rows) == 5 and dsn_rows == conn_id_rows
+    assert by_dsns.stdout == by_conn_ids.stdout
+    assert "3 written, 1 skipped (no data for any context), 1 failed" in by_dsns.stdout
+
+
+def test_a_dsn_backfill_never_imports_airflow(clean_databases, historical_conn, macro_range):
+    args = ("backfill", "--region", "US", "--country", "US", "--no-progress",
+            "--date-range", MACRO_DATES[0].isoformat(), MACRO_DATES[2].isoformat())
+    with_dsns = run_cli(*args, program=("-c", AIRFLOW_PROBE), env=environment_with(
+        JOINT_CONTEXT_RUNTIME_DSN=clean_databases.runtime_dsn,
+        JOINT_CONTEXT_HISTORICAL_DSN=clean_databases.historical_dsn))
+    dsn_rows = stored_rows(historical_conn)
+    historical_conn.execute("TRUNCATE joint_embeddings")
+    # the control: the probe does see Airflow when the same command goes through Airflow connections
+    with_conn_ids = run_cli(*args, program=("-c", AIRFLOW_PROBE),
+                            env=environment_with(**clean_databases.connection_env))
+
+    probed = {mode: json.loads(run.stdout.splitlines()[-1]) for mode, run in (("dsn", with_dsns),
+                                                                               ("conn_ids", with_conn_ids))}
+    assert probed["dsn"] == {"status": 0, "airflow_modules": []}, with_dsns.stderr
+    assert probed["conn_ids"]["status"] == 0 and "airflow" in probed["conn_ids"]["airflow_modules"]
+    assert len(dsn_rows) == 2 and stored_rows(historical_conn) == dsn_rows
+
+
+def test_a_dsn_and_a_conn_id_for_one_database_is_a_usage_error(capsys, clean_databases):
+    status, _out, err = run_main(capsys, "show", "--historical-conn-id", "historical_db",
+                                 "--historical-dsn", clean_databases.historical_dsn,
+                                 "--date-range", "2025-03-03", "2025-03-04")
+    assert status == 2
+    assert "argument --historical-dsn: not allowed with argument --historical-conn-id" in err
+
+
+def test_the_dsn_variable_replaces_the_default_conn_id_but_not_an_explicit_one(capsys, monkeypatch, clean_databases,
+                                                                               stored_macro_series):
+    unreachable = psycopg.conninfo.make_conninfo(clean_databases.historical_dsn, host="127.0.0.1",
+                                                 port=free_local_port())
+    monkeypatch.setenv("JOINT_CONTEXT_HISTORICAL_DSN", unreachable)
+    args = ("show", "--region", "US", "--date-range", MACRO_DATES[0].isoformat(), MACRO_DATES[1].isoformat())
+    status, _out, err = run_main(capsys, *args)
+    assert status == 3 and "database error (OperationalError)" in err  # the variable's database was used
+    status, out, err = run_main(capsys, *args, "--historical-conn-id", "historical_db")
+    assert status == 0 and MACRO_DATES[1].isoformat() in out, err
+
+
+def test_a_dsn_password_is_never_printed(capsys, clean_databases, macro_range):
+    password = f"pw-{secrets.token_urlsafe(12)}"
+    unreachable = psycopg.conninfo.make_conninfo(clean_databases.historical_dsn, host="127.0.0.1",
+                                                 port=free_local_port(), password=password)
+    status, out, err = run_main(capsys, "backfill", "--region", "US", "--runtime-dsn", unreachable,
+                                "--historical-dsn", unreachable, "--date-range", "2025-03-03", "2025-03-04")
+    assert status == 3 and "database error (OperationalError)" in err
+    assert "Stopped before the first date was written" in err
+    # libpq quotes what it cannot parse: here, the password itself
+    malformed = f"host=127.0.0.1 dbname=x {password}"
+    status_malformed, out_malformed, err_malformed = run_main(
+        capsys, "show", "--historical-dsn", malformed, "--date-range", "2025-03-03", "2025-03-04")
+    assert status_malformed == 2 and "--historical-dsn is not a libpq connection string or URI" in err_malformed
+    from joint_context.cli import describe_database_error
+
+    described = describe_database_error(psycopg.OperationalError(f"failed for {unreachable}"), (unreachable,))
+    for text in (out, err, out_malformed, err_malformed, described):
+        assert password not in text
+
+
+# --- backfill in chunks of several dates ------------------------------------------------------------------
+
+CHUNK_START = date(2024, 1, 1)
+CHUNK_DAYS = [CHUNK_START + timedelta(days=offset) for offset in range(100)]
+CHUNK_CONTEXTS = [{"region": "US", "country": "US"}, {"region": "EU", "country": "DE"},
+                  {"region": "JP", "country": "JP"}]
+
+
+@pytest.fixture
+def hundred_days(runtime_conn, historical_conn):
+    """100 days x 3 contexts of dimension-4 vectors (300 keys: more than one write chunk of 256); EU has no
+    regime every seventh day, JP no text every fifth. Returns the expected joint vector per (date, region)."""
+    rng = np.random.default_rng(41)
+    expected = {}
+    for index, day in enumerate(CHUNK_DAYS):
+        for context in CHUNK_CONTEXTS:
+            region, country = context["region"], context["country"]
+            regime = random_vectors(rng, 1, 4)[0]
+            if not (region == "EU" and index % 7 == 3):
+                insert_regime(runtime_conn, region=region, as_of_date=day, vector=regime)
+            text = random_vectors(rng, 1 + index % 3, 4)
+            if not (region == "JP" and index % 5 == 1):
+                for number, vector in enumerate(text):
+                    insert_macro_event(historical_conn, timestamp=utc(day, 2 + number), vector=vector,
+                                       country=country)
+                if not (region == "EU" and index % 7 == 3):
+                    expected[(day, region)] = expected_joint(regime, text)
+    return expected
+
+
+def backfill_hundred_days(capsys, databases) -> tuple[int, str, str]:
+    return run_main(capsys, "backfill", "--conf", json.dumps({"contexts": CHUNK_CONTEXTS}), "--no-progress",
+                    *dsn_options(databases), "--date-range", CHUNK_DAYS[0].isoformat(), CHUNK_DAYS[-1].isoformat())
+
+
+def test_a_range_of_several_chunks_writes_every_date_right_one_transaction_per_chunk(capsys, clean_databases,
+                                                                                    historical_conn, hundred_days):
+    expected = hundred_days
+    status, out, err = backfill_hundred_days(capsys, clean_databases)
+
+    assert status == 0, err
+    assert "100 date(s), 100 written, 0 skipped (no data for any context), 0 failed" in out
+    assert f"joint rows: {len(expected)} new, 0 replaced, {300 - len(expected)} context-days skipped" in out
+    rows = stored_rows(historical_conn)
+    assert sorted((row[1], row[2]["region"]) for row in rows) == sorted(expected)  # one row per key with data
+    for _joint_type, day, scope, _model_id, vector in rows:
+        np.testing.assert_allclose(np.frombuffer(vector, dtype="<f4"), expected[(day, scope["region"])],
+                                   rtol=1e-6, atol=1e-7)
+    # 86 dates x 3 contexts = 258 keys fill the first chunk, the last 14 dates are the second: two transactions
+    transactions = historical_conn.execute(
+        "SELECT xmin::text, min(as_of_date), max(as_of_date), count(DISTINCT as_of_date) FROM joint_embeddings"
+        " GROUP BY 1 ORDER BY 2").fetchall()
+    assert [row[1:] for row in transactions] == [(CHUNK_DAYS[0], CHUNK_DAYS[85], 86),
+                                                 (CHUNK_DAYS[86], CHUNK_DAYS[99], 14)]
+
+
+def test_a_database_error_in_a_later_chunk_keeps_the_committed_chunks_and_names_their_last_date(
+    capsys, clean_databases, historical_conn, hundred_days
+):
+    refused_day = CHUNK_DAYS[90]  # in the second chunk
+    historical_conn.execute(sql.SQL("ALTER TABLE joint_embeddings ADD CONSTRAINT test_refuse_day"
+                                    " CHECK (as_of_date <> {})").format(sql.Literal(refused_day)))
+    try:
+        status, out, err = backfill_hundred_days(capsys, clean_databases)
+    finally:
+        historical_conn.execute("ALTER TABLE joint_embeddings DROP CONSTRAINT test_refuse_day")
+
+    assert status == 3 and out == ""
+    assert "database error (CheckViolation)" in err
+    assert f"Stopped after {CHUNK_DAYS[85]}. Rerun the same command" in err
+    assert {row[1] for row in stored_rows(historical_conn)} == set(CHUNK_DAYS[:86])  # the first chunk only
+
+    rerun_status, _out, rerun_err = backfill_hundred_days(capsys, clean_databases)
+    assert rerun_status == 0, rerun_err
+    assert sorted((row[1], row[2]["region"]) for row in stored_rows(historical_conn)) == sorted(hundred_days)
 
 
 # --- show -------------------------------------------------------------------------------------------------
