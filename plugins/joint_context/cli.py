@@ -320,7 +320,7 @@ def run_backfill(args: argparse.Namespace) -> int:
         with _package_log_to(console, verbose=args.verbose), _progress(console, disabled=args.no_progress) as progress:
             bar = progress.add_task("reading inputs", total=total_dates, **tally)
 
-            def write_pending() -> None:
+            def write_pending(historical_conn) -> None:
                 """Write the pending dates in one transaction, then count and log them."""
                 nonlocal last_done
                 if not pending:
@@ -357,8 +357,8 @@ def run_backfill(args: argparse.Namespace) -> int:
                         continue
                     pending[day.as_of_date] = results
                     if sum(map(len, pending.values())) >= WRITE_CHUNK_KEYS:
-                        write_pending()
-                write_pending()
+                        write_pending(historical_conn)
+                write_pending(historical_conn)
     except (Exception, KeyboardInterrupt) as error:
         if isinstance(error, Exception) and not _is_database_error(error):
             raise
