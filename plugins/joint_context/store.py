@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import json
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -155,32 +154,31 @@ def replace_joint_rows_for_dates(
     The key is ``(joint_type, model_id, as_of_date, entity_scope)``. The table has no unique key, so
     writers of one key are serialised by transaction-scoped advisory locks, all taken in one statement in
     key order to rule out deadlocks; then every existing row of the keys (legacy duplicates included) is
-    deleted and the new rows inserted: three statements whatever the number of dates and contexts. On any
-    error the transaction is rolled back and the previous rows stay. Returns each date's outcomes, in the
-    order of its rows.
+    deleted, each key looked up by index, and the new rows inserted: three statements whatever the number of
+    dates and contexts. On any error the transaction is rolled back and the previous rows stay. Returns each
+    date's outcomes, in the order of its rows.
     """
-    keys: list[tuple[date, str]] = []
-    new_rows: list[tuple[date, str, bytes]] = []
+    keys: list[tuple[date, str, JointRow]] = []  # in the order of the outcomes; the DELETE numbers them from 1
     for as_of_date, rows in rows_by_date.items():
         scopes = [canonical_json(row.entity_scope) for row in rows]
         if len(set(scopes)) != len(scopes):
             raise ValueError(f"one entity_scope appears twice among the rows to write for {as_of_date}: {scopes}")
-        keys += [(as_of_date, scope) for scope in scopes]
-        new_rows += [(as_of_date, scope, row.vector_bytes) for scope, row in zip(scopes, rows, strict=True)
-                     if row.vector_bytes is not None]
+        keys += [(as_of_date, scope, row) for scope, row in zip(scopes, rows, strict=True)]
+    new_rows = [(as_of_date, scope, row.vector_bytes) for as_of_date, scope, row in keys
+                if row.vector_bytes is not None]
     lock_keys = sorted(joint_lock_key(joint_type, model_id, as_of_date, row.entity_scope)
-                       for as_of_date, rows in rows_by_date.items() for row in rows)
+                       for as_of_date, _scope, row in keys)
     type_and_model = {"joint_type": joint_type, "model_id": model_id}
     try:
         with historical_conn.cursor() as cursor:
+            _send_lists_in_binary(cursor)
             cursor.execute(read_sql("lock_joint_keys.sql"), {"lock_keys": lock_keys})
             cursor.execute(read_sql("delete_joint_rows.sql"), {
                 **type_and_model,
-                "as_of_dates": [as_of_date for as_of_date, _scope in keys],
-                "entity_scopes": [scope for _as_of_date, scope in keys],
+                "as_of_dates": [as_of_date for as_of_date, _scope, _row in keys],
+                "entity_scopes": [scope for _as_of_date, scope, _row in keys],
             })
-            deleted = Counter((as_of_date, canonical_json(_as_json_value(scope)))
-                              for as_of_date, scope in cursor.fetchall())
+            deleted = Counter(position for (position,) in cursor.fetchall())
             if new_rows:
                 cursor.execute(read_sql("insert_joint_rows.sql"), {
                     **type_and_model,
@@ -192,19 +190,22 @@ def replace_joint_rows_for_dates(
     except BaseException:
         historical_conn.rollback()
         raise
-    outcomes: dict[date, list[WriteOutcome]] = {}
-    for as_of_date, rows in rows_by_date.items():
-        outcomes[as_of_date] = []
-        for row in rows:
-            previous_rows = deleted[(as_of_date, canonical_json(row.entity_scope))]
-            if row.vector_bytes is not None:
-                action = "replaced" if previous_rows else "written"
-            else:
-                action = "removed" if previous_rows else "nothing"
-            outcomes[as_of_date].append(WriteOutcome(row.entity_scope, action, previous_rows))
+    outcomes: dict[date, list[WriteOutcome]] = {as_of_date: [] for as_of_date in rows_by_date}
+    for position, (as_of_date, _scope, row) in enumerate(keys, start=1):
+        previous_rows = deleted[position]
+        if row.vector_bytes is not None:
+            action = "replaced" if previous_rows else "written"
+        else:
+            action = "removed" if previous_rows else "nothing"
+        outcomes[as_of_date].append(WriteOutcome(row.entity_scope, action, previous_rows))
     return outcomes
 
 
-def _as_json_value(value: object) -> object:
-    """A jsonb column's value: decoded by psycopg 3 and psycopg2 alike, unless a driver left it as text."""
-    return json.loads(value) if isinstance(value, str) else value
+def _send_lists_in_binary(cursor) -> None:
+    """With psycopg 3, send this cursor's list parameters (the arrays of keys and vectors) in binary: dumping a
+    list of vectors as an escaped text array costs more than the write itself. psycopg2 has no such choice."""
+    adapters = getattr(cursor, "adapters", None)
+    if adapters is not None:
+        from psycopg.types.array import ListBinaryDumper
+
+        adapters.register_dumper(list, ListBinaryDumper)
