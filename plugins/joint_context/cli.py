@@ -6,9 +6,9 @@
 
 ``backfill`` runs the DAG's own steps (:func:`pipeline.extract_range`, :func:`pipeline.aggregate_day`,
 :func:`pipeline.joint_rows`, validated by :meth:`RunConfig.from_params`) over the whole range at once: the
-inputs are read in one regime query and one streamed text query per filter set, then the dates are written
-in chunks of ``WRITE_CHUNK_KEYS`` (date, context) keys or a little more (the last chunk may hold fewer), one
-transaction and three statements per chunk (:func:`store.replace_joint_rows_for_dates`, the DAG's write for
+inputs are read in one regime query and one binary ``COPY`` per filter set (:mod:`joint_context.copy_read`),
+then the dates are written in chunks of ``WRITE_CHUNK_KEYS`` (date, context) keys or a little more (the last
+chunk may hold fewer), one transaction and three statements per chunk (:func:`store.replace_joint_rows_for_dates`, the DAG's write for
 many dates); all of a date's keys are in one transaction, so it leaves exactly the rows one DAG run per date
 would. Connections are Airflow connections (``AIRFLOW_CONN_RUNTIME_DB`` / ``AIRFLOW_CONN_HISTORICAL_DB`` or the
 metadata database), or libpq connection strings (``--runtime-dsn`` / ``--historical-dsn``, or
@@ -339,7 +339,8 @@ def run_backfill(args: argparse.Namespace) -> int:
                 pending.clear()
 
             with args.runtime_db.open() as runtime_conn, args.historical_db.open() as historical_conn:
-                for day in pipeline.extract_range(runtime_conn, historical_conn, config, first_date, last_date):
+                for day in pipeline.extract_range(runtime_conn, historical_conn, config, first_date, last_date,
+                                                  bulk=True):
                     error = day.error
                     if error is None:
                         try:
