@@ -5,15 +5,17 @@
     python -m joint_context compare --region US --date-range 2025-01-01 2025-01-31 --plot us.png
 
 ``backfill`` runs the DAG's own steps (:func:`pipeline.extract_range`, :func:`pipeline.aggregate_day`,
-:func:`pipeline.joint_rows`, validated by :meth:`RunConfig.from_params`) over the whole range at once: the
-inputs are read in one regime query and one binary ``COPY`` per filter set (:mod:`joint_context.copy_read`),
-then the dates are written in chunks of ``WRITE_CHUNK_KEYS`` (date, context) keys or a little more (the last
-chunk may hold fewer), one transaction and three statements per chunk (:func:`store.replace_joint_rows_for_dates`, the DAG's write for
-many dates); all of a date's keys are in one transaction, so it leaves exactly the rows one DAG run per date
-would. Connections are Airflow connections (``AIRFLOW_CONN_RUNTIME_DB`` / ``AIRFLOW_CONN_HISTORICAL_DB`` or the
+:func:`pipeline.joint_rows`, validated by :meth:`RunConfig.from_params`) over the whole range at once. The
+inputs are read in one regime query and one binary ``COPY`` per filter set (:mod:`joint_context.copy_read`).
+The dates are then written in chunks of ``WRITE_CHUNK_KEYS`` (date, context) keys or a little more (the last
+chunk may hold fewer), one transaction and three statements per chunk (:func:`store.replace_joint_rows_for_dates`,
+the DAG's write for many dates). All of a date's keys are in one transaction, so it leaves exactly the rows one
+DAG run per date would.
+
+Connections are Airflow connections (``AIRFLOW_CONN_RUNTIME_DB`` / ``AIRFLOW_CONN_HISTORICAL_DB`` or the
 metadata database), or libpq connection strings (``--runtime-dsn`` / ``--historical-dsn``, or
-``JOINT_CONTEXT_RUNTIME_DSN`` / ``JOINT_CONTEXT_HISTORICAL_DSN``): with DSNs Airflow is never imported. A DSN is
-never printed (it may hold a password): error messages have its password masked.
+``JOINT_CONTEXT_RUNTIME_DSN`` / ``JOINT_CONTEXT_HISTORICAL_DSN``): with DSNs Airflow is never imported. A DSN
+is never printed (it may hold a password): error messages have its password masked.
 
 Exit status: 0 done; 1 some dates failed on bad data (the others are written), or a requested plot had no
 data; 2 bad input (nothing touched); 3 a database or connection error stopped the command.
