@@ -85,10 +85,14 @@ class TextAccumulator:
                 self.table, str(row_ids[bad_row]),
                 f"vector holds a non-finite value ({vectors[bad_row, position]}) at position {position}",
             )
-        running = np.empty((len(vectors) + 1, dimension), dtype=np.float64)
-        running[0] = 0.0 if self.vector_sum is None else self.vector_sum
-        running[1:] = vectors
-        self.vector_sum = running.sum(axis=0)  # along axis 0 numpy adds row after row, in order
+        # along axis 0 numpy adds row after row, in order; a sum so far goes first, as row 0
+        if self.vector_sum is None:
+            self.vector_sum = vectors.sum(axis=0, dtype=np.float64)
+        else:
+            running = np.empty((len(vectors) + 1, dimension), dtype=np.float64)
+            running[0] = self.vector_sum
+            running[1:] = vectors
+            self.vector_sum = running.sum(axis=0)
         if self.dimension is None:
             self.dimension, self.first_row_id = dimension, str(row_ids[0])
         self.vector_count += len(vectors)
