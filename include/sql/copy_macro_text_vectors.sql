@@ -13,4 +13,5 @@ COPY (
        AND me."timestamp" < %(window_end)s
        AND (%(country)s::text IS NULL OR me.country = %(country)s::text)
        AND (%(event_type)s::text IS NULL OR me.event_type = %(event_type)s::text)
+     ORDER BY me."timestamp", me.event_id
 ) TO STDOUT (FORMAT BINARY)

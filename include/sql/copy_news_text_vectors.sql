@@ -12,4 +12,5 @@ COPY (
      WHERE na."timestamp" >= %(window_start)s
        AND na."timestamp" < %(window_end)s
        AND (%(language)s::text IS NULL OR lower(na.language) = lower(%(language)s::text))
+     ORDER BY na."timestamp", na.article_id
 ) TO STDOUT (FORMAT BINARY)

@@ -112,8 +112,8 @@ def extract_range(
 
     One query reads the regimes, one streamed query per distinct filter set reads the text vectors: through
     a server-side cursor with bound parameters, or with ``bulk`` through binary ``COPY`` decoded into numpy
-    blocks (:mod:`joint_context.copy_read`; for long ranges). Both give the same sums: rows are added in
-    the order the query returns them, whatever the batches.
+    blocks (:mod:`joint_context.copy_read`; for long ranges). Both give the same bits: the query orders each
+    day's rows (time, then id) and they are summed in that order, whatever the batches.
     A malformed vector fails only the date it belongs to: that date comes back with ``error`` set.
     """
     if last_date < first_date:
@@ -191,7 +191,7 @@ def _copy_text_into(historical_conn, config: RunConfig, filters: dict, first_dat
 
     def add_block(block: VectorBlock) -> None:
         utc_days, vectors, row_ids = block.utc_days, block.vectors, block.row_ids
-        if (utc_days[1:] < utc_days[:-1]).any():  # a parallel plan may interleave the days
+        if (utc_days[1:] < utc_days[:-1]).any():  # the query orders by time; this only guards the grouping
             order = np.argsort(utc_days, kind="stable")  # stable: each day keeps its rows' order
             utc_days, vectors, row_ids = utc_days[order], vectors[order], row_ids[order]
         starts = np.flatnonzero(np.diff(utc_days)) + 1
