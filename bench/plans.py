@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from joint_context.spaces import JointSpace
-from joint_context.store import read_sql, utc_day_start
+from joint_context.store import read_sql, text_query_params
 
 # The previous scripts' per-date read: a cast on the column, so no index on "timestamp" can serve it.
 UPSTREAM_TEXT_SQL = {
@@ -43,13 +43,8 @@ class Scan:
 
 def package_text_params(space: JointSpace, filters: dict, as_of_date: date) -> dict:
     """The parameters :func:`joint_context.store.stream_text_vectors` binds for a one-day read."""
-    return {
-        "source_type": space.default_source_type,
-        "text_model_id": space.default_text_model_id,
-        "window_start": utc_day_start(as_of_date),
-        "window_end": utc_day_start(as_of_date + timedelta(days=1)),
-        **{name: filters.get(name) for name in space.filter_names},
-    }
+    return text_query_params(space, space.default_source_type, space.default_text_model_id, filters,
+                             as_of_date, as_of_date)
 
 
 def upstream_text_params(space: JointSpace, filters: dict, as_of_date: date) -> dict:

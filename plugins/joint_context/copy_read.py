@@ -23,7 +23,7 @@ from datetime import date, timedelta
 import numpy as np
 
 from joint_context.spaces import JointSpace
-from joint_context.store import read_sql, utc_day_start
+from joint_context.store import read_sql, text_query_params
 
 COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 POSTGRES_EPOCH = date(2000, 1, 1)  # binary timestamptz: microseconds since 2000-01-01 00:00 UTC
@@ -218,13 +218,7 @@ def copy_text_vectors(
     The same query as :func:`joint_context.store.stream_text_vectors` (``space.text_copy_sql`` wraps
     ``space.text_sql`` in ``COPY``); works with psycopg 3 and psycopg2.
     """
-    params = {
-        "source_type": source_type,
-        "text_model_id": text_model_id,
-        "window_start": utc_day_start(first_date),
-        "window_end": utc_day_start(last_date + timedelta(days=1)),
-        **{name: filters.get(name) for name in space.filter_names},
-    }
+    params = text_query_params(space, source_type, text_model_id, filters, first_date, last_date)
     decoder = BinaryCopyDecoder(emit)
     with historical_conn.cursor() as cursor:
         if hasattr(cursor, "copy_expert"):  # psycopg2

@@ -64,6 +64,18 @@ def fetch_regimes(
     }
 
 
+def text_query_params(space: JointSpace, source_type: str, text_model_id: str, filters: dict[str, str],
+                      first_date: date, last_date: date) -> dict:
+    """The text query's parameters for the UTC days ``first_date..last_date`` (every filter of the space named)."""
+    return {
+        "source_type": source_type,
+        "text_model_id": text_model_id,
+        "window_start": utc_day_start(first_date),
+        "window_end": utc_day_start(last_date + timedelta(days=1)),
+        **{name: filters.get(name) for name in space.filter_names},
+    }
+
+
 def stream_text_vectors(
     historical_conn,
     space: JointSpace,
@@ -81,13 +93,7 @@ def stream_text_vectors(
     rows arrive in chunks of ``batch_rows`` (libpq's chunked-rows mode), with psycopg2 through a server-side
     cursor. Values are bound parameters either way.
     """
-    params = {
-        "source_type": source_type,
-        "text_model_id": text_model_id,
-        "window_start": utc_day_start(first_date),
-        "window_end": utc_day_start(last_date + timedelta(days=1)),
-        **{name: filters.get(name) for name in space.filter_names},
-    }
+    params = text_query_params(space, source_type, text_model_id, filters, first_date, last_date)
     for batch in _text_row_batches(historical_conn, space, params, batch_rows):
         # the query returns the event's bigint id, which is the text row's source_id
         yield [(utc_timestamp.astimezone(UTC).date(), str(row_id), vector)
