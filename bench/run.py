@@ -451,9 +451,10 @@ def measure_fixed_costs(report: Report, results: dict, history, conn_ids: tuple[
         ["connection through PostgresHook (open+close)", "psycopg.connect (open+close)", "one round trip (SELECT 1)"],
         [[entry["hook_connect_close"]["median_ms"], entry["psycopg_connect_close"]["median_ms"],
           entry["round_trip"]["median_ms"]]],
-        note="A date's task bodies open 3 connections (extract: 2, write: 1) and make ~20 round trips "
-             "(statement timeouts, regimes, per filter set BEGIN/DECLARE/FETCH/FETCH/CLOSE, one lock, one "
-             "DELETE and one INSERT for all keys, commits).",
+        note="A date's task bodies open 3 connections (extract: 2, write: 1) and make about 14 round trips: "
+             "a statement timeout and its commit per connection, the regime query, one streamed query per "
+             "filter set, the rollbacks ending the reads, then one lock, one DELETE and one INSERT for all keys "
+             "and the commit.",
     )
 
 
