@@ -96,6 +96,13 @@ def copy_out(conn, column: str, query: str, params: dict) -> int:
     return received
 
 
+def vacuum_joint_embeddings(history) -> None:
+    """Clear the dead rows earlier rebuilds left, as autovacuum would between them (a server may run without it:
+    this machine's does), so that every rebuild starts from the same table and is not slowed by its predecessors'."""
+    with psycopg.connect(history.historical_dsn, autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE) joint_embeddings")
+
+
 def measure(history, *, last_date: date, contexts: dict[str, list[dict]] | None = None, repeats: int = 3) -> dict:
     from bench.run import MACRO_CONTEXTS, NEWS_CONTEXTS
 
@@ -111,6 +118,7 @@ def measure(history, *, last_date: date, contexts: dict[str, list[dict]] | None 
         for _round in range(repeats):
             reads.append(raw_read(history, space, space_contexts, first_date, last_date))
             for mode in CONNECTION_MODES:
+                vacuum_joint_embeddings(history)
                 rebuilds[mode].append(run_backfill(history, space, space_contexts, first_date, last_date, mode=mode))
         rebuild = {mode: statistics.median(seconds) for mode, seconds in rebuilds.items()}
         read_seconds = statistics.median(seconds for seconds, _bytes in reads)
@@ -141,7 +149,7 @@ def measure(history, *, last_date: date, contexts: dict[str, list[dict]] | None 
                 "the same databases and range with libpq DSNs (JOINT_CONTEXT_*_DSN: Airflow is not imported; the "
                 "target ratio) and with Airflow connections (AIRFLOW_CONN_*); "
                 "raw read = COPY (SELECT vector ...) TO STDOUT (FORMAT BINARY) of the same rows; "
-                f"medians of {repeats}.",
+                f"medians of {repeats}; joint_embeddings vacuumed before each rebuild (untimed).",
         "spaces": entries,
         "ratio": max(entry["ratio"] for entry in entries.values()),
         "ratio_conn_ids": max(entry["ratio_conn_ids"] for entry in entries.values()),
