@@ -154,7 +154,8 @@ def extract_range(
 
 def _stream_text_into(historical_conn, config: RunConfig, filters: dict, first_date: date, last_date: date,
                       accumulators: dict[date, TextAccumulator], day_errors: dict[date, JointDataError]) -> None:
-    """Add one filter set's text vectors to the days' accumulators, read through a server-side cursor."""
+    """Add one filter set's text vectors to the days' accumulators, streamed with bound parameters
+    (:func:`joint_context.store.stream_text_vectors`)."""
     batches = stream_text_vectors(
         historical_conn, config.space, source_type=config.source_type, text_model_id=config.text_model_id,
         filters=filters, first_date=first_date, last_date=last_date,
