@@ -7,13 +7,15 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from joint_context.errors import JointDataError, VectorDataError
 from joint_context.vectors import FLOAT32_LE, check_byte_length, check_dimension
+
+SIDE_BY_SIDE_MAX_ROWS = 64  # add_runs sums runs up to this long side by side, longer ones one by one
 
 
 @dataclass
@@ -97,6 +99,13 @@ class TextAccumulator:
             self.dimension, self.first_row_id = dimension, str(row_ids[0])
         self.vector_count += len(vectors)
 
+    def add_sum_of_fresh_rows(self, vector_sum: np.ndarray, vector_count: int, first_row_id: object) -> None:
+        """Take the float64 sum of ``vector_count`` validated rows as this (still empty) accumulator's sum."""
+        if self.vector_count:
+            raise ValueError("add_sum_of_fresh_rows needs an accumulator with no vectors yet")
+        self.vector_sum, self.vector_count = vector_sum, vector_count
+        self.dimension, self.first_row_id = vector_sum.shape[0], str(first_row_id)
+
     def mean(self) -> np.ndarray:
         """The float64 mean of the vectors added so far; raises if there are none."""
         if not self.vector_count:
@@ -125,6 +134,44 @@ class TextAccumulator:
             vector_sum=None if vector_sum is None else np.asarray(vector_sum, dtype=np.float64),
             first_row_id=state["first_row_id"],
         )
+
+
+def add_runs(
+    accumulators: Sequence[TextAccumulator | None], vectors: np.ndarray, row_ids, run_starts: Sequence[int]
+) -> dict[int, VectorDataError]:
+    """Add consecutive runs of a ``(rows, dimension)`` float32 matrix to one accumulator each.
+
+    Rows ``run_starts[k]`` up to the next run's start go to ``accumulators[k]`` (``None``: left out). The
+    same bits as :meth:`TextAccumulator.add_vectors` run by run, but short runs into empty accumulators (a
+    bulk read's days) are summed side by side, one numpy step per row position instead of a few per run.
+    Returns the error of each rejected run by its index; a rejected run adds nothing, the others are added.
+    """
+    run_starts = np.asarray(run_starts, dtype=np.intp)
+    run_lengths = np.diff(np.r_[run_starts, len(vectors)])
+    finite_runs = np.logical_and.reduceat(np.isfinite(vectors).all(axis=1), run_starts)
+    errors: dict[int, VectorDataError] = {}
+    side_by_side: list[int] = []
+    for run, accumulator in enumerate(accumulators):
+        if accumulator is None:
+            continue
+        if accumulator.vector_count or run_lengths[run] > SIDE_BY_SIDE_MAX_ROWS or not finite_runs[run]:
+            start, stop = run_starts[run], run_starts[run] + run_lengths[run]
+            try:  # a sum to continue, a long run, or a row to reject with its own message
+                accumulator.add_vectors(vectors[start:stop], row_ids[start:stop])
+            except VectorDataError as error:
+                errors[run] = error
+        else:
+            side_by_side.append(run)
+    if side_by_side:
+        first_rows, lengths = run_starts[side_by_side], run_lengths[side_by_side]
+        # as add_vectors sums: from +0.0, row after row in float64 (float32 values widen exactly)
+        sums = np.zeros((len(side_by_side), vectors.shape[1]), dtype=np.float64)
+        for offset in range(int(lengths.max())):
+            going = offset < lengths
+            sums[going] += vectors[first_rows[going] + offset]
+        for index, run in enumerate(side_by_side):
+            accumulators[run].add_sum_of_fresh_rows(sums[index], int(lengths[index]), row_ids[first_rows[index]])
+    return errors
 
 
 @dataclass(frozen=True)
