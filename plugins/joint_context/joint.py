@@ -15,8 +15,6 @@ import numpy as np
 from joint_context.errors import JointDataError, VectorDataError
 from joint_context.vectors import FLOAT32_LE, check_byte_length, check_dimension
 
-SIDE_BY_SIDE_MAX_ROWS = 64  # add_runs sums runs up to this long side by side, longer ones one by one
-
 
 @dataclass
 class TextAccumulator:
@@ -141,36 +139,27 @@ def add_runs(
 ) -> dict[int, VectorDataError]:
     """Add consecutive runs of a ``(rows, dimension)`` float32 matrix to one accumulator each.
 
-    Rows ``run_starts[k]`` up to the next run's start go to ``accumulators[k]`` (``None``: left out). The
-    same bits as :meth:`TextAccumulator.add_vectors` run by run, but short runs into empty accumulators (a
-    bulk read's days) are summed side by side, one numpy step per row position instead of a few per run.
-    Returns the error of each rejected run by its index; a rejected run adds nothing, the others are added.
+    Rows ``run_starts[k]`` up to the next run's start go to ``accumulators[k]`` (``None``: left out): what
+    :meth:`TextAccumulator.add_vectors` would do run by run, with the same bits, but the rows are checked
+    in one numpy pass for the whole matrix, and a run into an empty accumulator (a bulk read's day, most
+    often) is summed directly. Returns the error of each rejected run by its index; a rejected run adds
+    nothing, the others are added.
     """
-    run_starts = np.asarray(run_starts, dtype=np.intp)
-    run_lengths = np.diff(np.r_[run_starts, len(vectors)])
-    finite_runs = np.logical_and.reduceat(np.isfinite(vectors).all(axis=1), run_starts)
+    run_stops = [*run_starts[1:], len(vectors)]
+    finite_runs = np.logical_and.reduceat(np.isfinite(vectors).all(axis=1), run_starts).tolist()
     errors: dict[int, VectorDataError] = {}
-    side_by_side: list[int] = []
-    for run, accumulator in enumerate(accumulators):
+    for run, (accumulator, start, stop) in enumerate(zip(accumulators, run_starts, run_stops, strict=True)):
         if accumulator is None:
             continue
-        if accumulator.vector_count or run_lengths[run] > SIDE_BY_SIDE_MAX_ROWS or not finite_runs[run]:
-            start, stop = run_starts[run], run_starts[run] + run_lengths[run]
-            try:  # a sum to continue, a long run, or a row to reject with its own message
+        if accumulator.vector_count or not finite_runs[run]:
+            try:  # a sum to continue, or a row to reject with its own message
                 accumulator.add_vectors(vectors[start:stop], row_ids[start:stop])
             except VectorDataError as error:
                 errors[run] = error
-        else:
-            side_by_side.append(run)
-    if side_by_side:
-        first_rows, lengths = run_starts[side_by_side], run_lengths[side_by_side]
-        # as add_vectors sums: from +0.0, row after row in float64 (float32 values widen exactly)
-        sums = np.zeros((len(side_by_side), vectors.shape[1]), dtype=np.float64)
-        for offset in range(int(lengths.max())):
-            going = offset < lengths
-            sums[going] += vectors[first_rows[going] + offset]
-        for index, run in enumerate(side_by_side):
-            accumulators[run].add_sum_of_fresh_rows(sums[index], int(lengths[index]), row_ids[first_rows[index]])
+            continue
+        # the operation add_vectors applies to the first rows of an accumulator
+        accumulator.add_sum_of_fresh_rows(vectors[start:stop].sum(axis=0, dtype=np.float64), stop - start,
+                                          row_ids[start])
     return errors
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -73,7 +74,10 @@ class ContextResult:
 
     @property
     def l2_norm(self) -> float | None:
-        return None if self.vector is None else float(np.linalg.norm(self.vector.astype(np.float64)))
+        if self.vector is None:
+            return None
+        vector = self.vector.astype(np.float64)
+        return math.sqrt(vector @ vector)  # what np.linalg.norm computes, without its checks
 
     def to_xcom(self) -> dict:
         return {

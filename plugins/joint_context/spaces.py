@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -65,9 +66,21 @@ def canonical_json(value: object) -> str:
 
 
 def joint_lock_key(joint_type: str, model_id: str, as_of_date: date, entity_scope: dict) -> int:
-    """A signed 64-bit advisory-lock key for one joint key, the same in every process and run."""
-    text = canonical_json([joint_type, model_id, as_of_date.isoformat(), entity_scope])
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
+    """A signed 64-bit advisory-lock key for one joint key, the same in every process and run: the hash of
+    ``canonical_json([joint_type, model_id, as_of_date.isoformat(), entity_scope])``."""
+    (key,) = joint_lock_keys(joint_type, model_id, [(as_of_date, canonical_json(entity_scope))])
+    return key
+
+
+def joint_lock_keys(joint_type: str, model_id: str, keys: Iterable[tuple[date, str]]) -> list[int]:
+    """:func:`joint_lock_key` of many ``(as_of_date, canonical JSON of the entity_scope)`` keys of one joint type
+    and model: the same text is hashed, put together without serialising each scope a second time."""
+    head = canonical_json([joint_type, model_id])[:-1]  # '["<joint_type>","<model_id>"'
+    return [
+        int.from_bytes(hashlib.blake2b(f'{head},"{as_of_date.isoformat()}",{scope_json}]'.encode(),
+                                       digest_size=8).digest(), "big", signed=True)
+        for as_of_date, scope_json in keys
+    ]
 
 
 REGIME_MACRO_V0 = JointSpace(

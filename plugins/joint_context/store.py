@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
-from joint_context.spaces import JointSpace, canonical_json, joint_lock_key
+from joint_context.spaces import JointSpace, canonical_json, joint_lock_keys
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "include" / "sql"
 TEXT_FETCH_BATCH_ROWS = 2000
@@ -178,8 +178,7 @@ def replace_joint_rows_for_dates(
         keys += [(as_of_date, scope, row) for scope, row in zip(scopes, rows, strict=True)]
     new_rows = [(as_of_date, scope, row.vector_bytes) for as_of_date, scope, row in keys
                 if row.vector_bytes is not None]
-    lock_keys = sorted(joint_lock_key(joint_type, model_id, as_of_date, row.entity_scope)
-                       for as_of_date, _scope, row in keys)
+    lock_keys = sorted(joint_lock_keys(joint_type, model_id, [(as_of_date, scope) for as_of_date, scope, _row in keys]))
     type_and_model = {"joint_type": joint_type, "model_id": model_id}
     try:
         with historical_conn.cursor() as cursor:

@@ -1,7 +1,7 @@
 import pytest
 
 from joint_context.config import ParamsError, RunConfig, params_schema
-from joint_context.spaces import REGIME_CONTEXT_V0, REGIME_MACRO_V0, joint_lock_key
+from joint_context.spaces import REGIME_CONTEXT_V0, REGIME_MACRO_V0, canonical_json, joint_lock_key, joint_lock_keys
 
 
 def test_defaults_are_the_documented_ones():
@@ -77,3 +77,16 @@ def test_lock_key_ignores_scope_key_order_and_separates_keys():
     assert key == joint_lock_key("REGIME_MACRO_V0", "joint-regime-core-v1", date(2025, 1, 2), reordered)
     assert key != joint_lock_key("REGIME_MACRO_V0", "joint-regime-core-v1", date(2025, 1, 3), scope)
     assert -(2**63) <= key < 2**63
+
+
+def test_lock_keys_stay_the_values_every_deployed_writer_takes():
+    # the keys of a joint row must not change from one release to the next: a DAG task of the old release and a
+    # CLI run of the new one must still lock each other out (values from the first released formula)
+    from datetime import date
+    plain = {"region": "US", "source": "regime+macro", "macro_filters": {"country": "US"}}
+    quoted = {"region": 'Zürich "q"', "source": "regime+news", "news_filters": {"language": "日本"}}
+    assert joint_lock_key("REGIME_MACRO_V0", "joint-regime-core-v1", date(2025, 1, 2), plain) == 6474961197117757399
+    assert joint_lock_key("REGIME_MACRO_V0", "joint-regime-core-v1", date(2025, 1, 2), quoted) == 3931876254390183785
+    assert joint_lock_keys("REGIME_MACRO_V0", "joint-regime-core-v1", [
+        (date(2025, 1, 2), canonical_json(plain)), (date(2025, 1, 2), canonical_json(quoted)),
+    ]) == [6474961197117757399, 3931876254390183785]

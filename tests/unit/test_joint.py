@@ -111,7 +111,7 @@ def test_runs_added_in_one_pass_are_the_same_bits_as_run_by_run():
     vectors = (rng.normal(size=(600, 8)) * 2.0 ** rng.integers(-20, 20, size=(600, 1))).astype(np.float32)
     row_ids = np.arange(600)
     vectors[40] = -0.0  # a run of one row of negative zeros: its sum is +0.0 however it is taken
-    run_starts = [0, 1, 2, 40, 41, 300, 599]  # runs of 1 to 259 rows, short and long
+    run_starts = [0, 1, 2, 40, 41, 300, 599]  # runs of 1 to 259 rows
     one_by_one = [TextAccumulator("text_embeddings") for _ in run_starts]
     one_by_one[0].add_vectors(vectors[:5] * 3, row_ids[:5])  # a run that continues an earlier sum
     for accumulator, start, stop in zip(one_by_one, run_starts, [*run_starts[1:], 600], strict=True):
