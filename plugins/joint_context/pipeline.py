@@ -12,6 +12,7 @@ import functools
 import logging
 import math
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -114,7 +115,8 @@ def extract_range(
 ) -> Iterator[DayExtract]:
     """Read the inputs of every context on every date in ``first_date..last_date``.
 
-    One query reads the regimes, one streamed query per distinct filter set reads the text vectors: through
+    One query reads the regimes (in a helper thread, on ``runtime_conn``, while ``historical_conn`` reads the
+    text vectors), one streamed query per distinct filter set reads the text vectors: through
     a server-side cursor with bound parameters, or with ``bulk`` through binary ``COPY`` decoded into numpy
     blocks (:mod:`joint_context.copy_read`; for long ranges). Both give the same bits: the query orders each
     day's rows (time, then id) and they are summed in that order, whatever the batches.
@@ -123,16 +125,18 @@ def extract_range(
     if last_date < first_date:
         raise JointDataError(f"empty date range: {first_date} is after {last_date}")
     dates = dates_between(first_date, last_date)
-    regimes = fetch_regimes(runtime_conn, sorted({c.region for c in config.contexts}), first_date, last_date)
-    runtime_conn.rollback()  # end the read-only transaction
     day_errors: dict[date, JointDataError] = {}
     text_by_filters: dict[tuple, dict[date, TextAccumulator]] = {}
     read_text = _copy_text_into if bulk else _stream_text_into
-    for filters in dict.fromkeys(context.filters for context in config.contexts):
-        accumulators = {day: TextAccumulator(TEXT_EMBEDDINGS_TABLE) for day in dates}
-        read_text(historical_conn, config, dict(filters), first_date, last_date, accumulators, day_errors)
-        text_by_filters[filters] = accumulators
-    historical_conn.rollback()  # end the read-only transaction of the text reads
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="joint_context_regimes") as regime_reader:
+        # runtime_db reads the regimes on its own connection while historical_db sends the text vectors
+        regimes_read = regime_reader.submit(_read_regimes, runtime_conn, config, first_date, last_date)
+        for filters in dict.fromkeys(context.filters for context in config.contexts):
+            accumulators = {day: TextAccumulator(TEXT_EMBEDDINGS_TABLE) for day in dates}
+            read_text(historical_conn, config, dict(filters), first_date, last_date, accumulators, day_errors)
+            text_by_filters[filters] = accumulators
+        historical_conn.rollback()  # end the read-only transaction of the text reads
+        regimes = regimes_read.result()
 
     for day in dates:
         extracted = []
@@ -154,6 +158,12 @@ def extract_range(
         except VectorDataError as error:
             day_errors.setdefault(day, error)
         yield DayExtract(day, extracted, day_errors.get(day))
+
+
+def _read_regimes(runtime_conn, config: RunConfig, first_date: date, last_date: date) -> dict:
+    regimes = fetch_regimes(runtime_conn, sorted({c.region for c in config.contexts}), first_date, last_date)
+    runtime_conn.rollback()  # end the read-only transaction
+    return regimes
 
 
 def _stream_text_into(historical_conn, config: RunConfig, filters: dict, first_date: date, last_date: date,
