@@ -49,12 +49,16 @@ def cli_env(history, mode: str) -> dict[str, str]:
 
 def run_backfill(
     history, space: JointSpace, contexts: list[dict], first_date: date, last_date: date, *, mode: str = "dsn",
+    profile_path: Path | None = None,
 ) -> float:
-    """Wall seconds of ``python -m joint_context backfill`` over the range; raises if it fails."""
+    """Wall seconds of ``python -m joint_context backfill`` over the range; raises if it fails.
+    With ``profile_path``, the command runs under pyinstrument, which writes its profile there as text."""
     env = cli_env(history, mode)
+    profiler = ([] if profile_path is None else
+                ["-m", "pyinstrument", "--interval", "0.0005", "--outfile", str(profile_path)])
     started = time.perf_counter()
     completed = subprocess.run(
-        [sys.executable, "-m", "joint_context", "backfill", "--space", space.joint_type,
+        [sys.executable, *profiler, "-m", "joint_context", "backfill", "--space", space.joint_type,
          "--conf", json.dumps({"contexts": contexts}),
          "--date-range", first_date.isoformat(), last_date.isoformat(), "--no-progress"],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False,
@@ -103,7 +107,10 @@ def vacuum_joint_embeddings(history) -> None:
         conn.execute("VACUUM (ANALYZE) joint_embeddings")
 
 
-def measure(history, *, last_date: date, contexts: dict[str, list[dict]] | None = None, repeats: int = 3) -> dict:
+def measure(history, *, last_date: date, contexts: dict[str, list[dict]] | None = None, repeats: int = 3,
+            profile_prefix: Path | None = None) -> dict:
+    """The rebuilds and raw reads of both spaces, as a table. With ``profile_prefix``, one more rebuild per space
+    (DSN mode, untimed) runs under pyinstrument: ``<profile_prefix>-cli-<space>.txt``."""
     from bench.run import MACRO_CONTEXTS, NEWS_CONTEXTS
 
     contexts = contexts or {REGIME_MACRO_V0.joint_type: MACRO_CONTEXTS, REGIME_CONTEXT_V0.joint_type: NEWS_CONTEXTS}
@@ -120,6 +127,10 @@ def measure(history, *, last_date: date, contexts: dict[str, list[dict]] | None 
             for mode in CONNECTION_MODES:
                 vacuum_joint_embeddings(history)
                 rebuilds[mode].append(run_backfill(history, space, space_contexts, first_date, last_date, mode=mode))
+        if profile_prefix is not None:
+            vacuum_joint_embeddings(history)
+            run_backfill(history, space, space_contexts, first_date, last_date,
+                         profile_path=profile_prefix.with_name(f"{profile_prefix.name}-cli-{space.joint_type}.txt"))
         rebuild = {mode: statistics.median(seconds) for mode, seconds in rebuilds.items()}
         read_seconds = statistics.median(seconds for seconds, _bytes in reads)
         read_bytes = reads[0][1]

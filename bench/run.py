@@ -599,10 +599,10 @@ def measure_airflow(report: Report, results: dict, admin_dsn: str, history, scal
     report.table(entry["title"], entry["headers"], entry["rows"], note=entry.get("note", ""))
 
 
-def measure_cli(report: Report, results: dict, history, repeats: int) -> None:
+def measure_cli(report: Report, results: dict, history, repeats: int, profile_prefix: Path | None) -> None:
     from bench import cli_rebuild
 
-    entry = cli_rebuild.measure(history, last_date=LAST_DATE, repeats=repeats)
+    entry = cli_rebuild.measure(history, last_date=LAST_DATE, repeats=repeats, profile_prefix=profile_prefix)
     results["cli"] = {key: value for key, value in entry.items() if key not in ("title", "headers", "rows")}
     results["ratios"]["cli_rebuild_over_raw_read"] = entry["ratio"]
     report.table(entry["title"], entry["headers"], entry["rows"], note=entry.get("note", ""))
@@ -688,7 +688,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse", action="store_true", help="reuse databases that hold the same history")
     parser.add_argument("--airflow", action="store_true", help="also run 5. (backfill through a real scheduler)")
     parser.add_argument("--profile", action="store_true",
-                        help="write a pyinstrument profile of the x10 macro task bodies next to the results")
+                        help="write pyinstrument profiles next to the results: the x10 macro task bodies and "
+                             "one bulk CLI rebuild per space")
     parser.add_argument("--airflow-rounds", type=int, default=1, help="backfill rounds per DAG in 5. (default 1)")
     parser.add_argument("--cli-repeats", type=int, default=3, help="rebuilds per space in 6. (default 3)")
     parser.add_argument("--skip-cli", action="store_true", help="skip 6. even when the CLI exists")
@@ -766,7 +767,8 @@ def run(args, scale: Scale, prefix: str, admin_dsn: str) -> int:
         measure_rss(report, results, histories["rss"])
         if not args.skip_cli and (REPO_ROOT / "plugins" / "joint_context" / "cli.py").exists():
             log.info("measure_cli ...")
-            measure_cli(report, results, histories["x10"], 1 if args.scale == "tiny" else args.cli_repeats)
+            measure_cli(report, results, histories["x10"], 1 if args.scale == "tiny" else args.cli_repeats,
+                        args.results_dir / f"{stamp}-profile" if args.profile else None)
         if args.airflow:
             log.info("measure_airflow ...")
             measure_airflow(report, results, admin_dsn, histories["x1"], scale, args.airflow_rounds)
