@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -97,13 +97,6 @@ class TextAccumulator:
             self.dimension, self.first_row_id = dimension, str(row_ids[0])
         self.vector_count += len(vectors)
 
-    def add_sum_of_fresh_rows(self, vector_sum: np.ndarray, vector_count: int, first_row_id: object) -> None:
-        """Take the float64 sum of ``vector_count`` validated rows as this (still empty) accumulator's sum."""
-        if self.vector_count:
-            raise ValueError("add_sum_of_fresh_rows needs an accumulator with no vectors yet")
-        self.vector_sum, self.vector_count = vector_sum, vector_count
-        self.dimension, self.first_row_id = vector_sum.shape[0], str(first_row_id)
-
     def mean(self) -> np.ndarray:
         """The float64 mean of the vectors added so far; raises if there are none."""
         if not self.vector_count:
@@ -132,35 +125,6 @@ class TextAccumulator:
             vector_sum=None if vector_sum is None else np.asarray(vector_sum, dtype=np.float64),
             first_row_id=state["first_row_id"],
         )
-
-
-def add_runs(
-    accumulators: Sequence[TextAccumulator | None], vectors: np.ndarray, row_ids, run_starts: Sequence[int]
-) -> dict[int, VectorDataError]:
-    """Add consecutive runs of a ``(rows, dimension)`` float32 matrix to one accumulator each.
-
-    Rows ``run_starts[k]`` up to the next run's start go to ``accumulators[k]`` (``None``: left out): what
-    :meth:`TextAccumulator.add_vectors` would do run by run, with the same bits, but the rows are checked
-    in one numpy pass for the whole matrix, and a run into an empty accumulator (a bulk read's day, most
-    often) is summed directly. Returns the error of each rejected run by its index; a rejected run adds
-    nothing, the others are added.
-    """
-    run_stops = [*run_starts[1:], len(vectors)]
-    finite_runs = np.logical_and.reduceat(np.isfinite(vectors).all(axis=1), run_starts).tolist()
-    errors: dict[int, VectorDataError] = {}
-    for run, (accumulator, start, stop) in enumerate(zip(accumulators, run_starts, run_stops, strict=True)):
-        if accumulator is None:
-            continue
-        if accumulator.vector_count or not finite_runs[run]:
-            try:  # a sum to continue, or a row to reject with its own message
-                accumulator.add_vectors(vectors[start:stop], row_ids[start:stop])
-            except VectorDataError as error:
-                errors[run] = error
-            continue
-        # the operation add_vectors applies to the first rows of an accumulator
-        accumulator.add_sum_of_fresh_rows(vectors[start:stop].sum(axis=0, dtype=np.float64), stop - start,
-                                          row_ids[start])
-    return errors
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import numpy as np
 from joint_context.config import JointContext, RunConfig
 from joint_context.copy_read import IrregularRow, VectorBlock, copy_text_vectors, day_from_number, day_number
 from joint_context.errors import JointDataError, VectorDataError
-from joint_context.joint import TextAccumulator, add_runs
+from joint_context.joint import TextAccumulator
 from joint_context.spaces import REGIMES_TABLE, TEXT_EMBEDDINGS_TABLE
 from joint_context.store import JointRow, WriteOutcome, fetch_regimes, replace_joint_rows, stream_text_vectors
 from joint_context.vectors import decode_vector, encode_vector
@@ -209,11 +209,11 @@ def _copy_text_into(historical_conn, config: RunConfig, filters: dict, first_dat
         if (utc_days[1:] < utc_days[:-1]).any():  # the query orders by time; this only guards the grouping
             order = np.argsort(utc_days, kind="stable")  # stable: each day keeps its rows' order
             utc_days, vectors, row_ids = utc_days[order], vectors[order], row_ids[order]
-        run_starts = [0, *(np.flatnonzero(np.diff(utc_days)) + 1).tolist()]  # one run of rows per day
-        run_days = [day_from_number(number) for number in utc_days[run_starts].tolist()]
-        run_accumulators = [None if day in day_errors else accumulators[day] for day in run_days]
-        for run, error in add_runs(run_accumulators, vectors, row_ids, run_starts).items():
-            day_errors[run_days[run]] = error
+        starts = np.flatnonzero(np.diff(utc_days)) + 1
+        for start, stop in zip(np.r_[0, starts], np.r_[starts, len(utc_days)], strict=True):
+            add_to_day(int(utc_days[start]),
+                       functools.partial(TextAccumulator.add_vectors, vectors=vectors[start:stop],
+                                         row_ids=row_ids[start:stop]))
 
     def emit(item: VectorBlock | IrregularRow) -> None:
         if isinstance(item, VectorBlock):

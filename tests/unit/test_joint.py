@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from joint_context.errors import JointDataError, VectorDataError
-from joint_context.joint import SimpleAverageJointModel, TextAccumulator, add_runs
+from joint_context.joint import SimpleAverageJointModel, TextAccumulator
 from joint_context.vectors import encode_vector
 
 rng = np.random.default_rng(3)
@@ -105,39 +105,3 @@ def test_bad_weights_are_rejected(numeric_weight, text_weight, message):
 def test_branch_dimensions_must_agree():
     with pytest.raises(JointDataError, match="dimension 4 but text vector has dimension 3"):
         SimpleAverageJointModel().embed(np.zeros(4), np.zeros(3))
-
-
-def test_runs_added_in_one_pass_are_the_same_bits_as_run_by_run():
-    vectors = (rng.normal(size=(600, 8)) * 2.0 ** rng.integers(-20, 20, size=(600, 1))).astype(np.float32)
-    row_ids = np.arange(600)
-    vectors[40] = -0.0  # a run of one row of negative zeros: its sum is +0.0 however it is taken
-    run_starts = [0, 1, 2, 40, 41, 300, 599]  # runs of 1 to 259 rows
-    one_by_one = [TextAccumulator("text_embeddings") for _ in run_starts]
-    one_by_one[0].add_vectors(vectors[:5] * 3, row_ids[:5])  # a run that continues an earlier sum
-    for accumulator, start, stop in zip(one_by_one, run_starts, [*run_starts[1:], 600], strict=True):
-        accumulator.add_vectors(vectors[start:stop], row_ids[start:stop])
-    in_one_pass = [TextAccumulator("text_embeddings") for _ in run_starts]
-    in_one_pass[0].add_vectors(vectors[:5] * 3, row_ids[:5])
-
-    assert add_runs(in_one_pass, vectors, row_ids, run_starts) == {}
-
-    for expected, actual in zip(one_by_one, in_one_pass, strict=True):
-        assert actual.vector_sum.tobytes() == expected.vector_sum.tobytes()
-        assert (actual.vector_count, actual.dimension, actual.first_row_id) == (
-            expected.vector_count, expected.dimension, expected.first_row_id)
-
-
-def test_a_rejected_run_adds_nothing_and_the_other_runs_are_added():
-    vectors = rng.normal(size=(9, 4)).astype(np.float32)
-    vectors[4, 1] = np.inf
-    accumulators = [TextAccumulator("text_embeddings") for _ in range(3)]
-    skipped = None
-
-    errors = add_runs([accumulators[0], skipped, accumulators[2]], vectors, np.arange(100, 109), [0, 3, 6])
-    assert errors == {} and accumulators[1].vector_count == 0  # the bad row is in the skipped run
-
-    errors = add_runs(accumulators, vectors, np.arange(100, 109), [0, 3, 6])
-    assert list(errors) == [1]
-    assert "row '104'" in str(errors[1]) and "position 1" in str(errors[1])
-    assert [accumulator.vector_count for accumulator in accumulators] == [6, 0, 6]
-    np.testing.assert_array_equal(accumulators[2].mean(), vectors[6:9].astype(np.float64).mean(axis=0))
