@@ -15,7 +15,7 @@ DAG run per date would.
 Connections are Airflow connections (``AIRFLOW_CONN_RUNTIME_DB`` / ``AIRFLOW_CONN_HISTORICAL_DB`` or the
 metadata database), or libpq connection strings (``--runtime-dsn`` / ``--historical-dsn``, or
 ``JOINT_CONTEXT_RUNTIME_DSN`` / ``JOINT_CONTEXT_HISTORICAL_DSN``): with DSNs Airflow is never imported. A DSN
-is never printed (it may hold a password): error messages have its password masked.
+is never printed, nor any part of its user info (:mod:`joint_context.dsn`).
 
 Exit status: 0 done; 1 some dates failed on bad data (the others are written), or a requested plot had no
 data; 2 bad input (nothing touched); 3 a database or connection error stopped the command.
@@ -28,16 +28,15 @@ import contextlib
 import csv
 import json
 import os
-import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from urllib.parse import quote
 
 from joint_context.config import RunConfig
-from joint_context.connections import HISTORICAL_CONN_ID, RUNTIME_CONN_ID, connection, dsn_connection, dsn_parts
+from joint_context.connections import HISTORICAL_CONN_ID, RUNTIME_CONN_ID, connection, dsn_connection
+from joint_context.dsn import Dsn, DsnError, parse_dsn, scrub
 from joint_context.errors import JointDataError, ParamsError
 from joint_context.spaces import REGIME_CONTEXT_V0, REGIME_MACRO_V0, SPACES, JointSpace, space_by_name
 
@@ -48,7 +47,6 @@ EXIT_DATABASE_ERROR = 3
 DATABASE_DRIVERS = ("psycopg", "psycopg2")
 RUNTIME_DSN_VARIABLE = "JOINT_CONTEXT_RUNTIME_DSN"
 HISTORICAL_DSN_VARIABLE = "JOINT_CONTEXT_HISTORICAL_DSN"
-MASK = "***"
 WRITE_CHUNK_KEYS = 256  # a backfill commits once it has this many (date, context) keys pending, and at the end
 
 
@@ -58,20 +56,18 @@ class UsageError(Exception):
 
 @dataclass(frozen=True)
 class Database:
-    """How the command reaches one database: an Airflow connection id, or a libpq DSN.
+    """How the command reaches one database: an Airflow connection id, or a checked libpq DSN.
 
-    ``label`` names it in messages (the conn id, or the DSN's database name: never the DSN itself);
-    ``secrets`` are the strings to mask wherever an error is printed.
+    ``label`` names it in messages: the conn id, or the DSN's database name, never the DSN itself.
     """
 
     label: str
     conn_id: str | None = None
-    dsn: str | None = None
-    secrets: tuple[str, ...] = ()
+    dsn: Dsn | None = None
 
     def open(self):
         """A context manager yielding a DB-API connection, closed after."""
-        return dsn_connection(self.dsn) if self.dsn is not None else connection(self.conn_id)
+        return dsn_connection(self.dsn.text) if self.dsn is not None else connection(self.conn_id)
 
 
 # --- argument parsing -------------------------------------------------------------------------------------
@@ -204,20 +200,11 @@ def resolve_database(args: argparse.Namespace, role: str) -> Database:
         dsn, source = os.environ.get(variable) or None, variable
     if dsn is None:
         return Database(label=conn_id or default_conn_id, conn_id=conn_id or default_conn_id)
-    if not dsn.strip():
-        raise UsageError(f"{source} is empty")
     try:
-        parts = dsn_parts(dsn)
-    except Exception as error:
-        if not _is_database_error(error):
-            raise
-        # libpq quotes the part it could not parse, which may be the password: show only punctuation like "="
-        reason = re.sub(r'"[^"]*"', lambda quoted: '"..."' if re.search(r"\w", quoted.group()) else quoted.group(),
-                        _masked(str(error).strip(), (dsn,)))
-        raise UsageError(f"{source} is not a libpq connection string or URI ({reason})") from None
-    password = parts.get("password") or ""
-    secrets = tuple(secret for secret in (dsn, password, quote(password, safe="")) if secret)
-    return Database(label=parts.get("dbname") or f"the database of {source}", dsn=dsn, secrets=secrets)
+        checked = parse_dsn(dsn, source)
+    except DsnError as error:
+        raise UsageError(str(error)) from None
+    return Database(label=checked.dbname or f"the database of {source}", dsn=checked)
 
 
 def _resolve_databases(args: argparse.Namespace) -> None:
@@ -227,16 +214,10 @@ def _resolve_databases(args: argparse.Namespace) -> None:
             setattr(args, f"{role}_db", resolve_database(args, role))
 
 
-def _secrets(args: argparse.Namespace) -> tuple[str, ...]:
-    return tuple(secret for role in DATABASE_ROLES
-                 for secret in getattr(getattr(args, f"{role}_db", None), "secrets", ()))
-
-
-def _masked(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret (a DSN, its password) replaced by ``***``, longest first."""
-    for secret in sorted(set(secrets), key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    return text
+def _dsns(args: argparse.Namespace) -> list[Dsn]:
+    """The DSNs the command was given, whose user info no message may show."""
+    databases = (getattr(args, f"{role}_db", None) for role in DATABASE_ROLES)
+    return [database.dsn for database in databases if database is not None and database.dsn is not None]
 
 
 def parse_space(name: str) -> JointSpace:
@@ -366,7 +347,7 @@ def run_backfill(args: argparse.Namespace) -> int:
         if isinstance(error, Exception) and not _is_database_error(error):
             raise
         stopped = ("interrupted" if isinstance(error, KeyboardInterrupt)
-                   else describe_database_error(error, _secrets(args)))
+                   else describe_database_error(error, _dsns(args)))
         done = f"after {last_done}" if last_done else "before the first date was written"
         print(f"{stopped}\nStopped {done}. Rerun the same command to finish: it leaves the same rows for the dates "
               "already written.", file=sys.stderr)
@@ -613,13 +594,13 @@ def _is_database_error(error: BaseException) -> bool:
     )
 
 
-def describe_database_error(error: BaseException, secrets: Iterable[str] = ()) -> str:
-    """One line for a database or connection error; ``secrets`` (a DSN, its password) are masked in it."""
+def describe_database_error(error: BaseException, dsns: Iterable[Dsn] = ()) -> str:
+    """One line for a database or connection error, with nothing of the DSNs' user info in it."""
     if type(error).__name__ == "AirflowNotFoundException":
         return (f"connection error: {error}; define it as an Airflow connection, e.g. the environment variable "
                 "AIRFLOW_CONN_<CONN_ID_IN_UPPER_CASE> holding its JSON or URI, or `airflow connections add`, "
                 "or give a libpq DSN instead (--runtime-dsn / --historical-dsn)")
-    return _masked(f"database error ({type(error).__name__}): {str(error).strip()}", secrets)
+    return scrub(f"database error ({type(error).__name__}): {str(error).strip()}", dsns)
 
 
 @contextlib.contextmanager
@@ -656,7 +637,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:
         if not _is_database_error(error):
             raise
-        print(describe_database_error(error, _secrets(args)), file=sys.stderr)
+        print(describe_database_error(error, _dsns(args)), file=sys.stderr)
         return EXIT_DATABASE_ERROR
 
 

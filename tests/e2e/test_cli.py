@@ -348,10 +348,12 @@ def test_a_dsn_password_is_never_printed(capsys, clean_databases, macro_range):
     malformed = f"host=127.0.0.1 dbname=x {password}"
     status_malformed, out_malformed, err_malformed = run_main(
         capsys, "show", "--historical-dsn", malformed, "--date-range", "2025-03-03", "2025-03-04")
-    assert status_malformed == 2 and "--historical-dsn is not a libpq connection string or URI" in err_malformed
+    assert status_malformed == 2 and "--historical-dsn is not a libpq connection string" in err_malformed
     from joint_context.cli import describe_database_error
+    from joint_context.dsn import parse_dsn
 
-    described = describe_database_error(psycopg.OperationalError(f"failed for {unreachable}"), (unreachable,))
+    described = describe_database_error(psycopg.OperationalError(f"failed for {unreachable}"),
+                                        [parse_dsn(unreachable, "--historical-dsn")])
     for text in (out, err, out_malformed, err_malformed, described):
         assert password not in text
 
