@@ -35,9 +35,8 @@ CONNECTION_VARIABLES = ("AIRFLOW_CONN_RUNTIME_DB", "AIRFLOW_CONN_HISTORICAL_DB",
 
 def cli_env(history, mode: str) -> dict[str, str]:
     """The CLI's environment: the databases as DSNs (``mode="dsn"``) or as Airflow connections, never both."""
-    paths = [str(REPO_ROOT / "plugins"), str(REPO_ROOT)]
     env = {key: value for key, value in os.environ.items() if key not in CONNECTION_VARIABLES}
-    env["PYTHONPATH"] = os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])
     if mode == "dsn":
         env["JOINT_CONTEXT_RUNTIME_DSN"] = history.runtime_dsn
         env["JOINT_CONTEXT_HISTORICAL_DSN"] = history.historical_dsn

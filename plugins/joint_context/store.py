@@ -1,7 +1,7 @@
 """Reading regimes and text vectors, and writing joint rows, over a DB-API connection (no Airflow import).
 
-Works with psycopg 3 (Airflow 3's postgres provider) and psycopg2 (Airflow 2.11's). Every query lives in
-``include/sql/``; values reach the driver only as bound parameters.
+Works with psycopg 3 (Airflow 3's postgres provider) and psycopg2 (Airflow 2.11's). Every query is a file of
+the package's ``sql/`` folder (package data); values reach the driver only as bound parameters.
 """
 
 from __future__ import annotations
@@ -13,18 +13,24 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
+from importlib import resources
+from importlib.resources.abc import Traversable
 
 from joint_context.spaces import JointSpace, canonical_json, joint_lock_keys
 
-SQL_DIR = Path(__file__).resolve().parents[2] / "include" / "sql"
+SQL_PACKAGE_DIR = "sql"
 TEXT_FETCH_BATCH_ROWS = 2000
+
+
+def sql_files() -> Traversable:
+    """The package's query folder, wherever the package is installed (a wheel, an editable install, plugins/)."""
+    return resources.files("joint_context") / SQL_PACKAGE_DIR
 
 
 @functools.cache
 def read_sql(name: str) -> str:
-    """The text of ``include/sql/<name>``."""
-    return (SQL_DIR / name).read_text()
+    """The text of the query file ``joint_context/sql/<name>``."""
+    return (sql_files() / name).read_text(encoding="utf-8")
 
 
 def utc_day_start(day: date) -> datetime:

@@ -87,10 +87,9 @@ class Airflow2:
         return run_bounded([str(airflow2_env.venv_bin(self.venv) / "airflow"), *args], env=self.env, timeout=timeout)
 
     def python_module(self, module: str, *args: str, timeout: float) -> CommandResult:
-        """``python -m module args`` with Airflow 2.11's interpreter and ``plugins/`` on ``sys.path``."""
-        env = {**self.env, "PYTHONPATH": str(REPO_ROOT / "plugins")}
+        """``python -m module args`` with Airflow 2.11's interpreter (the package is installed in its venv)."""
         return run_bounded([str(airflow2_env.venv_bin(self.venv) / "python"), "-m", module, *args],
-                           env=env, timeout=timeout)
+                           env=self.env, timeout=timeout)
 
     def probe(self, timeout: float = 120) -> dict:
         """What ``dags/`` looks like to Airflow 2.11 (see ``airflow2_probe.py``), as a dict."""

@@ -16,7 +16,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 def test_tiny_benchmark_writes_its_tables_and_results_file(pg_admin_dsn, tmp_path):
     prefix = f"jc_bench_test_{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "plugins"), str(REPO_ROOT)])}
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     completed = subprocess.run(
         [sys.executable, "-m", "bench.run", "--scale", "tiny", "--admin-dsn", pg_admin_dsn,
          "--db-prefix", prefix, "--results-dir", str(tmp_path)],

@@ -39,7 +39,7 @@ def test_dag_files_import_no_heavy_modules_at_parse_time():
     import sys
 
     probe = (
-        "import sys; sys.path[:0] = ['plugins', 'dags']\n"
+        "import sys; sys.path[:0] = ['dags']\n"
         "import joint_regime_macro_context, joint_regime_news_context\n"
         "heavy = [m for m in ('numpy', 'psycopg', 'psycopg2', 'matplotlib') if m in sys.modules]\n"
         "print(','.join(heavy))"

@@ -24,10 +24,11 @@ from bench.plans import (
     scans,
     sequential_scans,
 )
+from devtools import localdb
 from joint_context.spaces import REGIME_CONTEXT_V0, REGIME_MACRO_V0, canonical_json
-from joint_context.store import SQL_DIR, read_sql
+from joint_context.store import read_sql
 
-HISTORICAL_SCHEMA = SQL_DIR / "schema" / "historical_db.sql"
+HISTORICAL_SCHEMA = localdb.SCHEMA_DIR / "historical_db.sql"
 
 LAST_DATE = date(2025, 6, 30)
 EVENT_TABLES = ("macro_events", "news_articles")

@@ -177,12 +177,11 @@ def test_every_mounted_path_and_build_context_exists_in_the_repository(compose_m
         if "build" in service:
             context = Path(service["build"]["context"])
             assert context == REPO_ROOT and (context / service["build"]["dockerfile"]).is_file(), name
-    assert {"dags", "plugins", "include"} <= set(mounted)
+    assert {"dags", "include/sql/schema", "include/sql/roles.sql"} <= set(mounted)
     worker = compose_model["services"]["airflow-worker"]
     worker_targets = {volume["target"]: volume["source"] for volume in binds(worker)}
-    # store.py reads include/sql two folders above plugins/joint_context: the two mounts must be siblings.
-    assert worker_targets["/opt/airflow/plugins"] == str(REPO_ROOT / "plugins")
-    assert worker_targets["/opt/airflow/include"] == str(REPO_ROOT / "include")
+    # The package is installed in the image: a mounted plugins/ would only shadow nothing and mislead.
+    assert worker_targets == {"/opt/airflow/dags": str(REPO_ROOT / "dags")}
     assert ENV_EXAMPLE.is_file()
 
 
@@ -222,13 +221,15 @@ def test_image_is_the_airflow_release_that_requirements_pin():
     assert raw["x-airflow-common"]["image"].endswith(f":{version}}}")
 
 
-def test_image_installs_requirements_txt_and_the_package_folders():
+def test_image_installs_requirements_txt_then_the_package_and_copies_the_dags():
     dockerfile = DOCKERFILE.read_text()
     assert re.search(r"^COPY .*\brequirements\.txt /opt/airflow/requirements\.txt$", dockerfile, re.M)
     assert re.search(r"^RUN pip install --no-cache-dir -r /opt/airflow/requirements\.txt$", dockerfile, re.M)
+    assert re.search(r"^RUN pip install --no-cache-dir --no-deps /opt/airflow/src/joint-context$", dockerfile, re.M)
     assert dockerfile.index("USER airflow") < dockerfile.index("RUN pip install")
-    copied = re.findall(r"^COPY (?:--\S+ )*(\S+) ", dockerfile, re.M)
-    assert copied == ["requirements.txt", "dags/", "plugins/", "include/"]
+    copied = [source for sources in re.findall(r"^COPY (?:--\S+ )*(.+) \S+$", dockerfile, re.M)
+              for source in sources.split()]
+    assert copied == ["requirements.txt", "pyproject.toml", "README.md", "plugins/", "dags/", "include/"]
     for source in copied:
         assert (REPO_ROOT / source).exists(), source
     # .dockerignore keeps the build context to exactly those (no .env, no venv).
@@ -262,31 +263,35 @@ def test_airflow_init_writes_the_admin_password_the_auth_manager_reads(compose_m
     assert users == "admin:admin"  # user admin, role admin
 
 
-def test_package_imports_and_finds_its_sql_in_the_image_layout(tmp_path):
-    # /opt/airflow as the Dockerfile's COPY lines lay it out, and Airflow's own sys.path handling (no
-    # PYTHONPATH): both DAGs import, and the store reads include/sql from beside plugins/.
-    airflow_home = tmp_path / "opt" / "airflow"
-    for source in re.findall(r"^COPY (?:--\S+ )*(\S+) ", DOCKERFILE.read_text(), re.M):
-        if source.endswith("/"):
-            shutil.copytree(REPO_ROOT / source, airflow_home / source, ignore=shutil.ignore_patterns("__pycache__"))
+def test_the_package_installed_as_in_the_image_finds_its_sql_and_the_dags_import_it(tmp_path):
+    # The Dockerfile's `pip install --no-deps` of the package, into a folder of its own standing in for the image's
+    # site-packages; the DAG files copied as the image lays them out; Airflow's own sys.path handling.
+    site_packages, dags, source = (tmp_path / "site-packages", tmp_path / "opt" / "airflow" / "dags",
+                                   tmp_path / "src" / "joint-context")
+    source.mkdir(parents=True)  # what the Dockerfile copies, away from the repository (a build writes beside it)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO_ROOT / name, source / name)
+    shutil.copytree(REPO_ROOT / "plugins", source / "plugins", ignore=shutil.ignore_patterns("__pycache__", "*.egg*"))
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site_packages),
+                    str(source)], check=True, capture_output=True, timeout=300)
+    shutil.copytree(REPO_ROOT / "dags", dags, ignore=shutil.ignore_patterns("__pycache__"))
     probe = (
         "import json\n"
         "from airflow.dag_processing.dagbag import DagBag\n"
         "bag = DagBag()\n"
+        "import joint_context\n"
         "from joint_context import store\n"
         "print(json.dumps({'dags': sorted(bag.dag_ids), 'errors': {k: str(v) for k, v in bag.import_errors.items()},"
-        " 'sql_dir': str(store.SQL_DIR), 'query': store.read_sql('select_regimes.sql')}))\n"
+        " 'package': joint_context.__file__, 'query': store.read_sql('select_regimes.sql')}))\n"
     )
-    environment = {key: value for key, value in os.environ.items()
-                   if not key.startswith(("AIRFLOW", "PYTHONPATH"))}
-    environment.update(AIRFLOW_HOME=str(airflow_home), AIRFLOW__CORE__LOAD_EXAMPLES="False",
-                       AIRFLOW__CORE__DAGS_FOLDER=str(airflow_home / "dags"),
-                       AIRFLOW__CORE__PLUGINS_FOLDER=str(airflow_home / "plugins"))
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW", "PYTHONPATH"))}
+    environment.update(PYTHONPATH=str(site_packages), AIRFLOW_HOME=str(tmp_path / "opt" / "airflow"),
+                       AIRFLOW__CORE__LOAD_EXAMPLES="False", AIRFLOW__CORE__DAGS_FOLDER=str(dags))
     completed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=180,
                                env=environment, cwd=tmp_path)
     assert completed.returncode == 0, completed.stderr[-3000:]
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     assert result["errors"] == {}
-    assert result["dags"] == ["joint_regime_macro_context", "joint_regime_news_context"]
-    assert result["sql_dir"] == str(airflow_home / "include" / "sql")
-    assert result["query"] == (REPO_ROOT / "include" / "sql" / "select_regimes.sql").read_text()
+    assert {"joint_regime_macro_context", "joint_regime_news_context"} <= set(result["dags"])
+    assert Path(result["package"]).is_relative_to(site_packages)  # the installed copy, not the repository's
+    assert result["query"] == (REPO_ROOT / "plugins" / "joint_context" / "sql" / "select_regimes.sql").read_text()

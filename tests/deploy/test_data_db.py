@@ -166,7 +166,7 @@ def test_package_role_may_not_change_inputs_or_schema(data_databases, database, 
 def test_demo_seed_fills_empty_databases_once(data_databases):
     environment = {
         **libpq_environment(data_databases.admin_dsn),
-        "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "plugins")]),
+        "PYTHONPATH": str(REPO_ROOT),
         "RUNTIME_DB_NAME": data_databases.runtime_db,
         "HISTORICAL_DB_NAME": data_databases.historical_db,
     }

@@ -38,7 +38,7 @@ def run_cli(*args: str, env: dict[str, str] | None = None, program: tuple[str, .
     """``python -m joint_context ...`` as a user runs it: its own process, connections from ``AIRFLOW_CONN_*``
     (or the environment ``env`` given)."""
     env = {**(os.environ if env is None else env),
-           "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "plugins"), str(REPO_ROOT)])}
+           "PYTHONPATH": str(REPO_ROOT)}
     return subprocess.run([sys.executable, *program, *args], env=env, capture_output=True, text=True,
                           timeout=CLI_TIMEOUT_SECONDS, cwd=REPO_ROOT)
 

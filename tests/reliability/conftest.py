@@ -109,7 +109,7 @@ class WriterProcess:
         ]
         for name, value in options.items():
             command += [f"--{name.replace('_', '-')}", str(value)]
-        environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "plugins"), str(REPO_ROOT)])}
+        environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
         self.process = subprocess.Popen(command, cwd=REPO_ROOT, env=environment, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, text=True)
 

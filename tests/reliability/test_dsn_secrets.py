@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import socket
 import string
 import subprocess
@@ -22,7 +23,7 @@ from joint_context.cli import main
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PASSWORD_ALPHABET = string.ascii_letters + string.digits + "@:/%?#!&=' \"\\"
-REFERENCE_PASSWORD = "reference-password"
+PASSWORD_SAMPLE_THAT_PARSES = secrets.token_urlsafe(12)  # a well-formed password, new each session
 DSN_VARIABLES = ("JOINT_CONTEXT_RUNTIME_DSN", "JOINT_CONTEXT_HISTORICAL_DSN")
 
 
@@ -89,7 +90,7 @@ def allowed_outputs(capsys, command: str, form: str, channel: str) -> set[tuple[
     """What the command may print for any password: the refused connection of a well-formed DSN, or one of the
     fixed refusals of a DSN whose structure is broken (computed from passwords that break it on purpose)."""
     return {cli_output(capsys, command, DSN_FORMS[form](password), channel)
-            for password in (REFERENCE_PASSWORD, "x@y", "x/y", "x%zz", "x y'")}
+            for password in (PASSWORD_SAMPLE_THAT_PARSES, "x@y", "x/y", "x%zz", "x y'")}
 
 
 @pytest.mark.parametrize("channel", ["option", "variable"])
@@ -98,15 +99,15 @@ def allowed_outputs(capsys, command: str, form: str, channel: str) -> set[tuple[
 def test_what_the_cli_prints_does_not_depend_on_the_password(capsys, form, command, channel):
     allowed = allowed_outputs(capsys, command, form, channel)
     assert all(status in (2, 3) for status, _text in allowed)
-    assert all(REFERENCE_PASSWORD not in text and "x%zz" not in text for _status, text in allowed)
+    assert all(PASSWORD_SAMPLE_THAT_PARSES not in text and "x%zz" not in text for _status, text in allowed)
 
     @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(password=st.text(alphabet=PASSWORD_ALPHABET, min_size=1, max_size=16))
     def printed_for(password):
+        # one of the fixed texts: nothing printed depends on the password (a substring search could not prove
+        # that: hypothesis finds passwords like "filter" that the fixed texts hold anyway)
         status, text = cli_output(capsys, command, DSN_FORMS[form](password), channel)
         assert (status, text) in allowed, text
-        if len(password) >= 6:
-            assert password not in text and quote(password, safe="") not in text
 
     printed_for()
 
@@ -127,16 +128,18 @@ def test_a_failed_login_names_neither_the_user_nor_the_password(capsys, database
     """A reachable server refusing the login: libpq names the user; the message keeps its structure only."""
     from psycopg.conninfo import make_conninfo
 
-    dsn = make_conninfo(databases.admin_dsn, user="jc_no_such_role_x", password="s3cret-pw", dbname="postgres")
+    password = f"pw-{secrets.token_hex(6)}"
+    dsn = make_conninfo(databases.admin_dsn, user="jc_no_such_role_x", password=password, dbname="postgres")
     status, text = cli_output(capsys, "show", dsn, "option")
     assert status == 3, text
-    assert "jc_no_such_role_x" not in text and "s3cret-pw" not in text
+    assert "jc_no_such_role_x" not in text and password not in text
     assert 'role "***" does not exist' in text
 
 
 # --- the DAG's task logs -------------------------------------------------------------------------------------
 
 NO_RETRY_DAG = '''
+# The macro airflow DAG without retries (Airflow's safe mode parses only files that say "airflow" and "dag")
 from joint_context.dag_factory import build_joint_context_dag
 from joint_context.spaces import REGIME_MACRO_V0
 dag = build_joint_context_dag(REGIME_MACRO_V0, doc_md="no retries", retries=0)
@@ -145,7 +148,8 @@ dag = build_joint_context_dag(REGIME_MACRO_V0, doc_md="no retries", retries=0)
 
 @pytest.mark.parametrize("form", ["json", "uri"])
 def test_the_dag_logs_of_a_refused_connection_hold_no_password(tmp_path, databases, airflow_metadata_db, form):
-    password = "p@ss@w0rd!:/%?# 'Zq7xK"
+    marker = secrets.token_hex(4)  # a token no log holds by chance
+    password = f"p@ss@w0rd!:/%?# '{marker}"
     connection = {"conn_type": "postgres", "host": "127.0.0.1", "port": PORT, "login": "bob", "password": password}
     if form == "json":
         runtime, historical = ({**connection, "schema": name} for name in ("runtime_db", "historical_db"))
@@ -167,5 +171,5 @@ def test_the_dag_logs_of_a_refused_connection_hold_no_password(tmp_path, databas
     logs = completed.stdout + completed.stderr + "".join(
         path.read_text(errors="replace") for path in logs_folder.rglob("*") if path.is_file())
     assert "Connection refused" in logs, logs[-3000:]  # the extract task did connect, and was refused
-    for secret in (password, quote(password, safe=""), "Zq7xK", "w0rd"):
-        assert secret not in logs
+    for fragment in (password, quote(password, safe=""), marker, "w0rd"):
+        assert fragment not in logs

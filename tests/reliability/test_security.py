@@ -23,11 +23,13 @@ from psycopg import sql
 from devtools import localdb
 from joint_context.operators import ExtractJointInputsOperator, WriteJointEmbeddingsOperator
 from joint_context.spaces import SPACES, joint_lock_key
-from joint_context.store import SQL_DIR
+from joint_context.store import sql_files
 from tests.helpers import joint_rows
 from tests.reliability.conftest import DAY, REPO_ROOT, insert_joint_row, scope, seed_day, wait_until, waiting_backends
 
 PLUGIN_DIR = REPO_ROOT / "plugins" / "joint_context"
+SQL_DIR = Path(str(sql_files()))  # the package's query files
+ROLES_SQL = REPO_ROOT / "include" / "sql" / "roles.sql"
 HOSTILE = "US' OR '1'='1"
 
 
@@ -43,14 +45,14 @@ def query_calls(tree: ast.AST):
 
 
 def is_read_sql_of_a_file(node: ast.AST) -> bool:
-    """``read_sql("file.sql")`` or ``read_sql(space.text_sql / text_copy_sql)``: a query text from include/sql."""
+    """``read_sql("file.sql")`` or ``read_sql(space.text_sql / text_copy_sql)``: a query file of the package."""
     return (isinstance(node, ast.Call) and getattr(node.func, "id", "") == "read_sql" and len(node.args) == 1
             and ((isinstance(node.args[0], ast.Constant) and (SQL_DIR / node.args[0].value).is_file())
                  or (isinstance(node.args[0], ast.Attribute) and node.args[0].attr in ("text_sql", "text_copy_sql"))))
 
 
-def test_every_query_of_the_package_is_an_include_sql_file_run_with_separate_parameters():
-    modules = sorted(PLUGIN_DIR.glob("*.py"))
+def test_every_query_of_the_package_is_a_sql_file_run_with_separate_parameters():
+    modules = sorted(PLUGIN_DIR.rglob("*.py"))
     assert {"store.py", "pipeline.py", "operators.py"} <= {module.name for module in modules}
     offending = []
     for module in modules:
@@ -204,7 +206,7 @@ def test_airflow_servers_started_by_the_tests_listen_on_loopback_only():
     assert offending == []
 
 
-PLACEHOLDER = re.compile(r"^(\$\{[^}]*\}|\$\w+|\.\.\.|\*+|<[^>]*>|:'\w+'|changeme|change-me|example|)$", re.I)
+PLACEHOLDER = re.compile(r"^(\$\{[^}]*\}|\$\w+|\{\w+\}|\.\.\.|\*+|<[^>]*>|:'\w+'|changeme|change-me|example|)$", re.I)
 SECRET_PATTERNS = [
     re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@'\"]+:(?P<value>[^@\s/'\"]+)@", re.I),  # scheme://user:secret@
     re.compile(r"password[\"']?\s*(=|:(?!'))\s*[\"'](?P<value>[^\"']*)[\"']", re.I),  # "password": "secret"
@@ -238,7 +240,7 @@ def test_no_credential_is_committed():
 
 def apply_roles_template(admin_dsn: str, variables: dict[str, str]) -> None:
     """Run ``include/sql/roles.sql`` as psql would with ``-v name=value`` for each variable."""
-    preamble, *sections = re.split(r'^\\connect :"(\w+)"\s*$', (SQL_DIR / "roles.sql").read_text(), flags=re.M)
+    preamble, *sections = re.split(r'^\\connect :"(\w+)"\s*$', ROLES_SQL.read_text(), flags=re.M)
     targets = [(admin_dsn, preamble)] + [
         (localdb.dsn_for(admin_dsn, variables[name]), body) for name, body in zip(sections[::2], sections[1::2],
                                                                                  strict=True)]
@@ -288,7 +290,6 @@ def test_the_dag_runs_as_the_least_privilege_roles_and_its_logs_hold_no_password
     reader, writer = roles["runtime_reader"], roles["historical_writer"]
     environment = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join(str(REPO_ROOT / folder) for folder in ("plugins", ".")),
         "AIRFLOW_CONN_RUNTIME_DB": connection_as(clean_databases.runtime_dsn, reader, passwords[reader]),
         "AIRFLOW_CONN_HISTORICAL_DB": connection_as(clean_databases.historical_dsn, writer, passwords[writer]),
     }

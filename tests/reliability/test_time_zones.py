@@ -108,7 +108,7 @@ def test_rows_are_the_same_whatever_airflow_default_timezone(clean_databases, ai
                                                              midnight_day):
     environment = {
         **os.environ, "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Pacific/Chatham",
-        "PYTHONPATH": os.pathsep.join(str(REPO_ROOT / folder) for folder in ("plugins", "dags", ".")),
+        "PYTHONPATH": os.pathsep.join(str(REPO_ROOT / folder) for folder in ("dags", ".")),
     }
     try:
         set_database_time_zones(clean_databases, "America/New_York", "Asia/Kolkata")
