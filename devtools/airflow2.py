@@ -5,8 +5,8 @@
 
 The environment is made from the pinned ``requirements-airflow2.txt`` with a Python 3.11 interpreter, and the
 ``joint_context`` package is installed into it editable (``--no-deps``), as into ``.venv``: both environments
-import the same code. A stamp file inside it records the SHA-256 of the pins and of ``pyproject.toml``, so editing
-either triggers a rebuild and nothing else does.
+import the same code. A stamp file inside it records the SHA-256 of the pins and of the package's build description
+(``pyproject.toml`` without its tool settings), so editing either triggers a rebuild and nothing else does.
 Standard library only: it runs before ``.venv`` exists.
 """
 
@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +31,11 @@ PIP_TIMEOUT_SECONDS = 1800
 
 
 def requirements_digest(requirements: Path = REQUIREMENTS) -> str:
-    return hashlib.sha256(requirements.read_bytes() + (REPO_ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    """SHA-256 of the pins and of the package's build description (not of pyproject's tool settings)."""
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    package = {key: pyproject.get(key) for key in ("build-system", "project")}
+    package["setuptools"] = pyproject.get("tool", {}).get("setuptools")
+    return hashlib.sha256(requirements.read_bytes() + json.dumps(package, sort_keys=True).encode()).hexdigest()
 
 
 def venv_bin(venv: Path = DEFAULT_VENV) -> Path:

@@ -1,4 +1,4 @@
-"""``python -m joint_context backfill|show|compare``: see :mod:`joint_context.cli`."""
+"""``python -m joint_context``: the ``joint-context`` command line (:mod:`joint_context.cli`)."""
 
 import sys
 

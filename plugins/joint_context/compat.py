@@ -1,4 +1,8 @@
-"""Imports that moved between Airflow 2.11 and Airflow 3, in one place.
+"""The Airflow names that differ between the supported lines, picked by version, in one place.
+
+Supported: Airflow 2.11 (tested on 2.11.2) and Airflow 3 (tested on 3.3.2). The line is chosen from
+``airflow.__version__``, never by trying an import: a broken Airflow 3 install fails loudly here instead of
+silently taking the 2.11 path.
 
 Airflow 3 (task SDK)                        Airflow 2.11
 ``airflow.sdk.DAG``                         ``airflow.models.dag.DAG``
@@ -6,6 +10,7 @@ Airflow 3 (task SDK)                        Airflow 2.11
 ``airflow.sdk.BaseOperator``                ``airflow.models.BaseOperator``
 ``airflow.sdk.BaseSensorOperator``          ``airflow.sensors.base.BaseSensorOperator``
 ``airflow.sdk.Param``                       ``airflow.models.param.Param``
+``airflow.sdk.Context``                     ``airflow.utils.context.Context``
 ``airflow.sdk.exceptions.Airflow*``         ``airflow.exceptions.Airflow*``
 
 ``airflow.timetables.interval.CronDataIntervalTimetable`` and the postgres provider's ``PostgresHook`` live at
@@ -14,28 +19,35 @@ the same path in both, so they are imported directly. ``tests/airflow2`` runs ``
 
 from __future__ import annotations
 
-try:  # Airflow 3: the task SDK
-    from airflow.sdk import DAG, Asset, BaseOperator, BaseSensorOperator, Param
-    from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
+from airflow import __version__ as AIRFLOW_VERSION
+from packaging.version import Version
 
-    AIRFLOW_3 = True
-except ImportError:  # Airflow 2.11
+_BASE_VERSION = Version(Version(AIRFLOW_VERSION).base_version)
+if _BASE_VERSION < Version("2.11.0"):
+    raise ImportError(f"joint_context supports Airflow 2.11 and 3.x; this is Airflow {AIRFLOW_VERSION}")
+AIRFLOW_V_3_0_PLUS = _BASE_VERSION >= Version("3.0.0")
+
+if AIRFLOW_V_3_0_PLUS:
+    from airflow.sdk import DAG, Asset, BaseOperator, BaseSensorOperator, Context, Param
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
+else:
     from airflow.datasets import Dataset as Asset
     from airflow.exceptions import AirflowFailException, AirflowSensorTimeout
     from airflow.models import BaseOperator
     from airflow.models.dag import DAG
     from airflow.models.param import Param
     from airflow.sensors.base import BaseSensorOperator
-
-    AIRFLOW_3 = False
+    from airflow.utils.context import Context
 
 __all__ = [
-    "AIRFLOW_3",
+    "AIRFLOW_VERSION",
+    "AIRFLOW_V_3_0_PLUS",
     "DAG",
     "AirflowFailException",
     "AirflowSensorTimeout",
     "Asset",
     "BaseOperator",
     "BaseSensorOperator",
+    "Context",
     "Param",
 ]

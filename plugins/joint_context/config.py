@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from joint_context.errors import JointDataError, ParamsError
 
-__all__ = ["JointContext", "ParamsError", "RunConfig", "default_params", "params_schema", "parse_contexts"]
+__all__ = ["RegionScope", "ParamsError", "RunConfig", "default_params", "params_schema", "parse_contexts"]
 from joint_context.spaces import JointSpace, canonical_json
 
 if TYPE_CHECKING:
@@ -23,8 +23,9 @@ MAX_REGION_LENGTH = 32  # regimes.region is varchar(32)
 
 
 @dataclass(frozen=True)
-class JointContext:
-    """One region plus the text filters applied to it."""
+class RegionScope:
+    """One entry of the ``contexts`` param: a region plus the text filters applied to it (named apart from
+    Airflow's task ``context``)."""
 
     region: str
     filters: tuple[tuple[str, str], ...] = ()
@@ -43,14 +44,14 @@ class RunConfig:
     """Everything a run needs besides the date: contexts, the joint model, model ids and source type."""
 
     space: JointSpace
-    contexts: tuple[JointContext, ...]
+    contexts: tuple[RegionScope, ...]
     joint_model: SimpleAverageJointModel
     text_model_id: str
     source_type: str
     joint_model_id: str
 
-    def entity_scope(self, context: JointContext) -> dict:
-        return self.space.entity_scope(context.region, context.filter_dict)
+    def entity_scope(self, scope: RegionScope) -> dict:
+        return self.space.entity_scope(scope.region, scope.filter_dict)
 
     @classmethod
     def from_params(
@@ -131,12 +132,12 @@ def params_schema(space: JointSpace) -> dict[str, dict]:
     }
 
 
-def parse_contexts(space: JointSpace, raw_contexts: object) -> tuple[JointContext, ...]:
+def parse_contexts(space: JointSpace, raw_contexts: object) -> tuple[RegionScope, ...]:
     """Validate a ``contexts`` list; a context whose scope repeats another's is an error."""
     if not isinstance(raw_contexts, list) or not raw_contexts:
         raise ParamsError(f"contexts must be a non-empty list of objects, got {raw_contexts!r}")
     allowed = ("region", *space.filter_names)
-    contexts: list[JointContext] = []
+    contexts: list[RegionScope] = []
     seen_scopes: dict[str, int] = {}
     for index, raw in enumerate(raw_contexts):
         where = f"contexts[{index}]"
@@ -154,7 +155,7 @@ def parse_contexts(space: JointSpace, raw_contexts: object) -> tuple[JointContex
                 continue
             _check_text(value, f"{where}.{name}", MAX_IDENTIFIER_LENGTH)
             filters.append((name, value))
-        context = JointContext(region=region, filters=tuple(filters))
+        context = RegionScope(region=region, filters=tuple(filters))
         scope_key = canonical_json(space.entity_scope(context.region, context.filter_dict))
         if scope_key in seen_scopes:
             raise ParamsError(f"{where} repeats contexts[{seen_scopes[scope_key]}] ({context.describe()})")

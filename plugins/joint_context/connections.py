@@ -1,17 +1,29 @@
 """Opening the two databases: through an Airflow connection id, or straight from a libpq connection string.
 
-No Airflow import at module level: ``PostgresHook`` is imported only when an Airflow connection is opened,
-so the command line run with DSNs never loads Airflow. The operators import :func:`connection` from here.
+No Airflow import at module level: ``PostgresHook`` is imported only when an Airflow connection is opened, so
+the command line run with DSNs never loads Airflow. The operators import :func:`connection` from here; the
+command line resolves its options to a :class:`Database` with :func:`resolve_database`. DSNs are checked and kept
+out of every message by :mod:`joint_context.dsn`.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
+
+from joint_context.dsn import Dsn, DsnError, parse_dsn, scrub
 
 RUNTIME_CONN_ID = "runtime_db"
 HISTORICAL_CONN_ID = "historical_db"
+RUNTIME_DSN_VARIABLE = "JOINT_CONTEXT_RUNTIME_DSN"
+HISTORICAL_DSN_VARIABLE = "JOINT_CONTEXT_HISTORICAL_DSN"
+DATABASE_ROLES = {  # role: (default Airflow conn id, DSN environment variable)
+    "runtime": (RUNTIME_CONN_ID, RUNTIME_DSN_VARIABLE),
+    "historical": (HISTORICAL_CONN_ID, HISTORICAL_DSN_VARIABLE),
+}
+DATABASE_DRIVERS = ("psycopg", "psycopg2")
 
 
 def _with_statement_timeout(db_connection, statement_timeout: timedelta | None):
@@ -72,3 +84,60 @@ def dsn_connection(dsn: str, statement_timeout: timedelta | None = None) -> Iter
         yield _with_statement_timeout(db_connection, statement_timeout)
     finally:
         db_connection.close()
+
+
+@dataclass(frozen=True)
+class Database:
+    """How a command reaches one database: an Airflow connection id, or a checked libpq DSN.
+
+    ``label`` names it in messages: the conn id, or the DSN's database name, never the DSN itself.
+    """
+
+    label: str
+    conn_id: str | None = None
+    dsn: Dsn | None = None
+
+    def open(self, statement_timeout: timedelta | None = None):
+        """A context manager yielding a DB-API connection, closed after."""
+        if self.dsn is not None:
+            return dsn_connection(self.dsn.text, statement_timeout)
+        return connection(self.conn_id, statement_timeout)
+
+
+def resolve_database(role: str, *, conn_id: str | None, dsn: str | None, environ: Mapping[str, str]) -> Database:
+    """The database of ``role`` (``runtime`` / ``historical``): the DSN option, the conn id option,
+    ``$JOINT_CONTEXT_<ROLE>_DSN``, or the default Airflow connection, in that order.
+
+    :raises DsnError: the DSN given cannot be used (the message holds nothing of it).
+    """
+    default_conn_id, variable = DATABASE_ROLES[role]
+    source = f"--{role}-dsn"
+    if dsn is None and conn_id is None:
+        dsn, source = environ.get(variable) or None, variable
+    if dsn is None:
+        return Database(label=conn_id or default_conn_id, conn_id=conn_id or default_conn_id)
+    checked = parse_dsn(dsn, source)
+    return Database(label=checked.dbname or f"the database of {source}", dsn=checked)
+
+
+def is_database_error(error: BaseException) -> bool:
+    """A DB-API error of psycopg 3 or psycopg2, or an Airflow connection that is not defined."""
+    return any(
+        cls.__module__.split(".")[0] in DATABASE_DRIVERS or cls.__name__ == "AirflowNotFoundException"
+        for cls in type(error).__mro__
+    )
+
+
+def describe_database_error(error: BaseException, dsns: Iterable[Dsn] = ()) -> str:
+    """One line for a database or connection error, with nothing of the DSNs' user info in it."""
+    if type(error).__name__ == "AirflowNotFoundException":
+        return (f"connection error: {error}; define it as an Airflow connection, e.g. the environment variable "
+                "AIRFLOW_CONN_<CONN_ID_IN_UPPER_CASE> holding its JSON or URI, or `airflow connections add`, "
+                "or give a libpq DSN instead (--runtime-dsn / --historical-dsn)")
+    return scrub(f"database error ({type(error).__name__}): {str(error).strip()}", dsns)
+
+
+__all__ = [
+    "DATABASE_ROLES", "HISTORICAL_CONN_ID", "RUNTIME_CONN_ID", "Database", "DsnError", "connection",
+    "describe_database_error", "dsn_connection", "dsn_parts", "is_database_error", "resolve_database",
+]

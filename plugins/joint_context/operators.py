@@ -9,14 +9,18 @@ a dropped connection, fails it normally so that Airflow retries it.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 from joint_context.compat import AirflowFailException, AirflowSensorTimeout, BaseOperator, BaseSensorOperator
 from joint_context.config import RunConfig
 from joint_context.connections import HISTORICAL_CONN_ID, RUNTIME_CONN_ID, connection
 from joint_context.errors import JointDataError
 from joint_context.spaces import JointSpace
+
+if TYPE_CHECKING:
+    from joint_context.compat import Context
 
 # joint_context.pipeline and .store (numpy, SQL) are imported inside execute(): DAG files parse without them.
 
@@ -30,7 +34,7 @@ def fail_without_retry_on_data_error() -> Iterator[None]:
         raise AirflowFailException(f"{type(error).__name__}: {error}") from error
 
 
-def run_config(space: JointSpace, context) -> RunConfig:
+def run_config(space: JointSpace, context: Context) -> RunConfig:
     """The run's validated config from ``params``, rejecting unknown ``dag_run.conf`` keys."""
     dag_run = context.get("dag_run")
     conf_keys = (getattr(dag_run, "conf", None) or {}).keys()
@@ -56,7 +60,7 @@ class ExtractJointInputsOperator(BaseOperator):
     :param statement_timeout: the server cancels a query running longer (``None``: the connection's setting).
     """
 
-    template_fields = ("as_of_date", "runtime_conn_id", "historical_conn_id")
+    template_fields: Sequence[str] = ("as_of_date", "runtime_conn_id", "historical_conn_id")
 
     def __init__(
         self,
@@ -75,7 +79,7 @@ class ExtractJointInputsOperator(BaseOperator):
         self.historical_conn_id = historical_conn_id
         self.statement_timeout = statement_timeout
 
-    def execute(self, context) -> dict:
+    def execute(self, context: Context) -> dict:
         from joint_context.pipeline import extract_day, log_extracted
 
         with fail_without_retry_on_data_error():
@@ -97,20 +101,20 @@ class AggregateJointOperator(BaseOperator):
     :param extracted: the extract task's output (templated; pass ``extract_task.output``).
     """
 
-    template_fields = ("extracted",)
+    template_fields: Sequence[str] = ("extracted",)
 
     def __init__(self, *, space: JointSpace, extracted, **kwargs) -> None:
         super().__init__(**kwargs)
         self.space = space
         self.extracted = extracted
 
-    def execute(self, context) -> dict:
-        from joint_context.pipeline import ExtractedContext, aggregate_day, log_results
+    def execute(self, context: Context) -> dict:
+        from joint_context.pipeline import ExtractedScope, aggregate_day, log_results
 
         with fail_without_retry_on_data_error():
             config = run_config(self.space, context)
             as_of_date = parse_as_of_date(self.extracted["as_of_date"])
-            extracted = [ExtractedContext.from_xcom(item) for item in self.extracted["contexts"]]
+            extracted = [ExtractedScope.from_xcom(item) for item in self.extracted["contexts"]]
             results = aggregate_day(extracted, config)
         log_results(as_of_date, results)
         return {"as_of_date": as_of_date.isoformat(), "results": [result.to_xcom() for result in results]}
@@ -127,7 +131,7 @@ class WriteJointEmbeddingsOperator(BaseOperator):
     :param statement_timeout: the server cancels a statement running longer (``None``: the connection's setting).
     """
 
-    template_fields = ("aggregated", "historical_conn_id")
+    template_fields: Sequence[str] = ("aggregated", "historical_conn_id")
 
     def __init__(
         self, *, space: JointSpace, aggregated, historical_conn_id: str = HISTORICAL_CONN_ID,
@@ -139,13 +143,13 @@ class WriteJointEmbeddingsOperator(BaseOperator):
         self.historical_conn_id = historical_conn_id
         self.statement_timeout = statement_timeout
 
-    def execute(self, context) -> dict:
-        from joint_context.pipeline import ContextResult, log_outcomes, write_day
+    def execute(self, context: Context) -> dict:
+        from joint_context.pipeline import ScopeResult, log_outcomes, write_day
 
         with fail_without_retry_on_data_error():
             config = run_config(self.space, context)
             as_of_date = parse_as_of_date(self.aggregated["as_of_date"])
-            results = [ContextResult.from_xcom(item) for item in self.aggregated["results"]]
+            results = [ScopeResult.from_xcom(item) for item in self.aggregated["results"]]
             with connection(self.historical_conn_id, self.statement_timeout) as historical_conn:
                 outcomes = write_day(historical_conn, config, as_of_date, results)
         return log_outcomes(as_of_date, results, outcomes)
@@ -162,7 +166,7 @@ class RegimeAvailableSensor(BaseSensorOperator):
     :param statement_timeout: the server cancels a query running longer (``None``: the connection's setting).
     """
 
-    template_fields = ("as_of_date", "runtime_conn_id")
+    template_fields: Sequence[str] = ("as_of_date", "runtime_conn_id")
 
     def __init__(
         self, *, space: JointSpace, as_of_date: str = "{{ ds }}", runtime_conn_id: str = RUNTIME_CONN_ID,
@@ -175,7 +179,7 @@ class RegimeAvailableSensor(BaseSensorOperator):
         self.statement_timeout = statement_timeout
         self.missing_regions: list[str] = []
 
-    def execute(self, context):
+    def execute(self, context: Context):
         try:
             return super().execute(context)
         except AirflowSensorTimeout as error:
@@ -184,7 +188,7 @@ class RegimeAvailableSensor(BaseSensorOperator):
                 f"a regime_embedding for region(s) {self.missing_regions}."
             ) from error
 
-    def poke(self, context) -> bool:
+    def poke(self, context: Context) -> bool:
         run_type = getattr(context.get("dag_run"), "run_type", None)
         run_type = getattr(run_type, "value", run_type)  # a DagRunType enum or its plain string value
         if run_type != "scheduled":

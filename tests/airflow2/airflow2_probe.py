@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
+from pathlib import Path
 
 import airflow
 import pendulum
@@ -66,7 +68,10 @@ def plugin_loading() -> dict:
 
 
 def main() -> None:
-    bag = DagBag(include_examples=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        bag = DagBag(include_examples=False)
+    repo = str(Path(__file__).resolve().parents[2])
     report = {
         "plugins": plugin_loading(),
         "airflow_version": airflow.__version__,
@@ -75,9 +80,13 @@ def main() -> None:
             name: qualified_name(getattr(compat, name))
             for name in ("DAG", "Asset", "BaseOperator", "BaseSensorOperator", "Param", "AirflowFailException",
                          "AirflowSensorTimeout")
-        } | {"AIRFLOW_3": compat.AIRFLOW_3},
+        } | {"AIRFLOW_V_3_0_PLUS": compat.AIRFLOW_V_3_0_PLUS},
         "dags": {dag_id: dag_shape(dag) for dag_id, dag in sorted(bag.dags.items())},
         "downstream": downstream_dag_schedules(),
+        # deprecations our code (the package, the DAG files) raised while the DAGs were parsed
+        "own_deprecations": [f"{warning.category.__name__}: {warning.message} ({warning.filename}:{warning.lineno})"
+                             for warning in caught if issubclass(warning.category, DeprecationWarning)
+                             and warning.filename.startswith(repo)],
     }
     print(json.dumps(report))
 

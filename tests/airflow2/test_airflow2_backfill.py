@@ -110,7 +110,8 @@ def test_dag_files_import_on_airflow_2_11_with_the_compat_classes(airflow2):
     assert report["airflow_version"].startswith("2.11.")
     assert report["plugins"] == {"import_errors": {}, "package_files_loaded_as_plugins": []}
     assert report["import_errors"] == {}
-    assert report["compat"]["AIRFLOW_3"] is False
+    assert report["compat"]["AIRFLOW_V_3_0_PLUS"] is False
+    assert report["own_deprecations"] == []  # no RemovedInAirflow3Warning or other from our code on 2.11
     assert report["compat"]["Asset"] == "airflow.datasets.Dataset"
     assert report["compat"]["BaseOperator"] == "airflow.models.baseoperator.BaseOperator"
     assert set(report["dags"]) == {space.dag_id for space in SPACES.values()}

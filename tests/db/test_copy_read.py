@@ -124,14 +124,14 @@ def test_bulk_extract_gives_the_cursor_extract_bit_for_bit_and_the_same_day_erro
         assert str(bulk_day.error) == str(cursor_day.error)
         if bulk_day.error:
             continue  # a failed day is never aggregated: what was summed before the bad row does not matter
-        for bulk_context, cursor_context in zip(bulk_day.contexts, cursor_day.contexts, strict=True):
+        for bulk_context, cursor_context in zip(bulk_day.scopes, cursor_day.scopes, strict=True):
             assert bulk_context.text.to_dict() == cursor_context.text.to_dict()
     assert [day.as_of_date for day in bulk if day.error] == [DAYS[2], DAYS[3]]
     assert "vector has 2 bytes, not a multiple of 4" in str(bulk[2].error)
     assert "vector has dimension 5, expected 8" in str(bulk[3].error)
-    us_text = bulk[1].contexts[0].text
+    us_text = bulk[1].scopes[0].text
     assert (us_text.vector_count, us_text.null_count) == (4, 1)
-    assert all(context.text.vector_count == 0 for day in bulk for context in day.contexts[3:])  # hostile: no rows
+    assert all(context.text.vector_count == 0 for day in bulk for context in day.scopes[3:])  # hostile: no rows
 
 
 def test_bulk_extract_reads_news_the_same_as_the_cursor(clean_databases, runtime_conn, historical_conn):
@@ -146,7 +146,7 @@ def test_bulk_extract_reads_news_the_same_as_the_cursor(clean_databases, runtime
     def sums(bulk: bool):
         with psycopg.connect(clean_databases.runtime_dsn) as runtime, \
                 psycopg.connect(clean_databases.historical_dsn) as historical:
-            return [[context.text.to_dict() for context in day.contexts]
+            return [[context.text.to_dict() for context in day.scopes]
                     for day in pipeline.extract_range(runtime, historical, config, DAYS[0], DAYS[-1], bulk=bulk)]
 
     bulk = sums(True)

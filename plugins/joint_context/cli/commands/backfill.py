@@ -1,0 +1,99 @@
+"""``backfill``: write a space's joint vectors for a date range in one go, with the DAG's own steps.
+
+The range is read in one regime query and one binary ``COPY`` per filter set, and written in chunked
+transactions by :func:`joint_context.pipeline.rebuild_range` (the rebuild DAG's code too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+
+from joint_context.cli.core import UsageError, given_dsns
+from joint_context.cli.definition import filter_options
+from joint_context.cli.output import package_log_to, progress_bar
+from joint_context.cli.status import ExitStatus
+from joint_context.config import RunConfig
+from joint_context.connections import describe_database_error, is_database_error
+from joint_context.spaces import JointSpace
+
+MODEL_OPTIONS = ("text_model_id", "joint_model_id", "source_type", "numeric_weight", "text_weight")
+
+
+def backfill_params(space: JointSpace, args: argparse.Namespace) -> tuple[dict, list[str]]:
+    """The DAG-style params and ``--conf`` keys the options describe (validated later by RunConfig)."""
+    conf = args.conf if args.conf is not None else {}
+    filters = {name: getattr(args, f"filter_{name}") for name in filter_options()
+               if getattr(args, f"filter_{name}") is not None}
+    not_accepted = sorted(set(filters) - set(space.filter_names))
+    if not_accepted:
+        flags = ", ".join(f"--{name.replace('_', '-')}" for name in not_accepted)
+        accepted = ", ".join(f"--{name.replace('_', '-')}" for name in space.filter_names)
+        raise UsageError(f"{flags} is not a filter of {space.joint_type}; it accepts {accepted}")
+    if args.region and "contexts" in conf:
+        raise UsageError("give the contexts either with --region or in --conf's \"contexts\", not both")
+    if filters and not args.region:
+        raise UsageError("filter options apply to the --region options: name at least one --region")
+    params = dict(conf)
+    if args.region:
+        params["contexts"] = [{"region": region, **filters} for region in args.region]
+    params.update({key: getattr(args, key) for key in MODEL_OPTIONS if getattr(args, key) is not None})
+    return params, list(conf)
+
+
+def run(args: argparse.Namespace) -> ExitStatus:
+    from rich.console import Console
+    from rich.markup import escape
+
+    from joint_context.pipeline import ACTION_COUNTS, rebuild_range
+
+    space, (first_date, last_date) = args.space, args.date_range
+    params, conf_keys = backfill_params(space, args)
+    config = RunConfig.from_params(space, params, conf_keys)
+    console = Console(stderr=True)
+    total_dates = (last_date - first_date).days + 1
+    contexts_text = "; ".join(scope.describe() for scope in config.contexts)
+    console.print(f"{space.joint_type} ({config.joint_model_id}) {first_date}..{last_date} ({total_dates} day(s)), "
+                  f"contexts: {contexts_text}", highlight=False, markup=False, soft_wrap=True)
+
+    tally = {"written": 0, "skipped": 0, "failed": 0}
+    rows = dict.fromkeys(ACTION_COUNTS, 0)
+    failures: list[tuple[date, str]] = []
+    last_done: date | None = None  # the last date committed
+    try:
+        with package_log_to(console, verbose=args.verbose), progress_bar(console, disabled=args.no_progress) as bar:
+            task = bar.add_task("reading inputs", total=total_dates, **tally)
+            with args.runtime_db.open() as runtime_conn, args.historical_db.open() as historical_conn:
+                for outcome in rebuild_range(runtime_conn, historical_conn, config, first_date, last_date):
+                    tally[outcome.status] += 1
+                    for key in rows:
+                        rows[key] += outcome.counts[key]
+                    if outcome.error is not None:
+                        message = f"{type(outcome.error).__name__}: {outcome.error}"
+                        failures.append((outcome.as_of_date, message))
+                        bar.console.print(f"[red]{outcome.as_of_date} failed[/]: {escape(message)}", highlight=False)
+                    last_done = outcome.as_of_date
+                    bar.update(task, advance=1, description="dates", **tally)
+    except (Exception, KeyboardInterrupt) as error:
+        if isinstance(error, Exception) and not is_database_error(error):
+            raise
+        stopped = ("interrupted" if isinstance(error, KeyboardInterrupt)
+                   else describe_database_error(error, given_dsns(args)))
+        done = f"after {last_done}" if last_done else "before the first date was written"
+        print(f"{stopped}\nStopped {done}. Rerun the same command to finish: it leaves the same rows for the dates "
+              "already written.", file=sys.stderr)
+        return ExitStatus.INTERRUPTED if isinstance(error, KeyboardInterrupt) else ExitStatus.DATABASE_ERROR
+
+    print(
+        f"{space.joint_type} {first_date}..{last_date}: {total_dates} date(s), {tally['written']} written, "
+        f"{tally['skipped']} skipped (no data for any context), {tally['failed']} failed; "
+        f"joint rows: {rows['written']} new, {rows['replaced']} replaced, {rows['skipped']} context-days skipped "
+        f"({rows['removed']} stale rows removed)"
+    )
+    if failures:
+        print(f"{len(failures)} date(s) failed and were left as they were:", file=sys.stderr)
+        for as_of_date, message in failures:
+            print(f"  {as_of_date}: {message}", file=sys.stderr)
+        return ExitStatus.FAILED_DATES
+    return ExitStatus.OK

@@ -1,0 +1,92 @@
+"""``compare``: same-day cosine similarity between the spaces' vectors of one region, and day over day in each."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+
+from joint_context.cli.core import UsageError
+from joint_context.cli.output import note, print_table, write_csv
+from joint_context.cli.status import ExitStatus
+from joint_context.spaces import REGIME_CONTEXT_V0, REGIME_MACRO_V0
+
+COMPARED_SPACES = (REGIME_MACRO_V0, REGIME_CONTEXT_V0)
+
+
+def chosen_filters(args: argparse.Namespace) -> dict[str, dict]:
+    """Per joint type, the filters object its ``--<space>-filters`` option picks (checked against the space)."""
+    chosen = {}
+    for space in COMPARED_SPACES:
+        filters = getattr(args, space.filters_key)
+        if filters is None:
+            continue
+        unknown = sorted(set(filters) - set(space.filter_names))
+        if unknown:
+            raise UsageError(f"--{space.filters_key.replace('_', '-')}: {unknown} not a filter of "
+                             f"{space.joint_type}; it accepts {list(space.filter_names)}")
+        chosen[space.joint_type] = filters
+    return chosen
+
+
+def run(args: argparse.Namespace) -> ExitStatus:
+    first_date, last_date = args.date_range
+    filters = chosen_filters(args)
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise UsageError("--plot needs matplotlib, which this environment lacks (pip install matplotlib)") from None
+    from joint_context.views import compare_spaces, fetch_joint_vectors
+
+    rows_by_space = {}
+    with args.historical_db.open() as historical_conn:
+        for space in COMPARED_SPACES:
+            rows = fetch_joint_vectors(historical_conn, space, first_date=first_date, last_date=last_date,
+                                       regions=[args.region], model_id=args.joint_model_id)
+            if space.joint_type in filters:
+                rows = [row for row in rows if row.filters == filters[space.joint_type]]
+            rows_by_space[space.joint_type] = rows
+    first_space, second_space = COMPARED_SPACES
+    comparison = compare_spaces(rows_by_space[first_space.joint_type], rows_by_space[second_space.joint_type],
+                                first_space, second_space)
+    if not comparison.first_rows and not comparison.second_rows:
+        note(f"No joint vectors of {first_space.joint_type} or {second_space.joint_type} for region {args.region} "
+             f"between {first_date} and {last_date} (model_id {args.joint_model_id}"
+             f"{', with the filters given' if filters else ''}).")
+        if args.plot:
+            note(f"No plot written to {args.plot}.")
+            return ExitStatus.FAILED_DATES
+        return ExitStatus.OK
+
+    series = comparison_series(comparison)
+    dates = sorted({as_of_date for values in series.values() for as_of_date in values})
+    records = ([day.isoformat(), *(values.get(day) for values in series.values())] for day in dates)
+    if args.csv:
+        write_csv(("as_of_date", *series), records)
+    else:
+        print(f"Region {args.region}, {first_date}..{last_date}, model_id {args.joint_model_id}: cosine similarity")
+        for number, label in enumerate(series, start=1):
+            print(f"  [{number}] {label}")
+        print_table(("as_of_date", *(f"[{number}]" for number in range(1, len(series) + 1))), records)
+    if args.plot:
+        from joint_context.cli.plot import plot_comparison
+
+        plot_comparison(args.plot, series, title=f"Region {args.region}: {first_space.joint_type} vs "
+                                                 f"{second_space.joint_type}, {first_date}..{last_date}")
+        note(f"Plot written to {args.plot}")
+    return ExitStatus.OK
+
+
+def comparison_series(comparison) -> dict[str, dict[date, float | None]]:
+    """Labelled date→cosine series: same-day across the spaces first, then day over day within each."""
+    series: dict[str, dict[date, float | None]] = {
+        f"same day: {label}": values for label, values in comparison.cross_cosines.items()
+    }
+    labels = comparison.series_labels()
+    for space, rows in ((comparison.first_space, comparison.first_rows),
+                        (comparison.second_space, comparison.second_rows)):
+        for row in rows:
+            values = series.setdefault(f"day over day: {labels[(space.joint_type, row.series_key)]}", {})
+            if row.previous_cosine is not None:
+                values[row.as_of_date] = row.previous_cosine
+    return series

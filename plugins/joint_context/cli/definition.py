@@ -1,0 +1,134 @@
+"""The command line's arguments: what each command accepts (no work is done here)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from joint_context.cli import argtypes
+from joint_context.cli.status import ExitStatus
+from joint_context.connections import DATABASE_ROLES
+from joint_context.spaces import REGIME_CONTEXT_V0, REGIME_MACRO_V0, SPACES
+
+PROGRAM = "joint-context"
+
+
+def filter_options() -> dict[str, tuple[str, list[str]]]:
+    """Every text filter any space accepts, as ``{name: (description, [joint types])}``."""
+    options: dict[str, tuple[str, list[str]]] = {}
+    for space in SPACES.values():
+        for text_filter in space.filters:
+            options.setdefault(text_filter.name, (text_filter.description, []))[1].append(space.joint_type)
+    return options
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROGRAM,
+        description="Joint regime + text context embeddings: bulk backfill and inspection.",
+        epilog=ExitStatus.epilog(),
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{backfill,show,compare}")
+    _backfill(commands)
+    _show(commands)
+    _compare(commands)
+    return parser
+
+
+def _backfill(commands) -> None:
+    backfill = commands.add_parser(
+        "backfill", help="write a space's joint vectors for a date range in one go",
+        description="Write one joint vector per (date, context) that has data over a date range, with the "
+                    "DAG's own code, reading the range in a few queries. Rows of skipped contexts are removed, "
+                    "as the DAG does; a date with bad data fails alone.",
+    )
+    add_space_regions_and_dates(backfill, regions_help="a region to compute (repeatable); each gets the filters "
+                                                       "below. Default: the DAG's default contexts.")
+    for name, (description, joint_types) in filter_options().items():
+        backfill.add_argument(f"--{name.replace('_', '-')}", dest=f"filter_{name}", metavar="VALUE",
+                              help=f"{description}; applied to every --region (space: {', '.join(joint_types)})")
+    backfill.add_argument("--conf", type=argtypes.json_object, metavar="JSON",
+                          help="the DAG's --conf JSON, e.g. '{\"contexts\": [{\"region\": \"EU\", \"country\": "
+                               "\"DE\"}], \"text_weight\": 2}'; the options below override its keys")
+    backfill.add_argument("--text-model-id", help="text_embeddings.model_id to average (default: the space's)")
+    backfill.add_argument("--joint-model-id", help="joint_embeddings.model_id to write (default: "
+                                                    "joint-regime-core-v1)")
+    backfill.add_argument("--source-type", help="text_embeddings.source_type (default: the space's)")
+    backfill.add_argument("--numeric-weight", type=argtypes.weight, metavar="W", help="w_num (default 0.5)")
+    backfill.add_argument("--text-weight", type=argtypes.weight, metavar="W", help="w_text (default 0.5)")
+    add_database_options(backfill, "runtime")
+    add_database_options(backfill, "historical")
+    backfill.add_argument("--no-progress", action="store_true", help="no progress bar (e.g. in cron logs)")
+    backfill.add_argument("-v", "--verbose", action="store_true",
+                          help="log every context of every date: written, replaced or skipped and why")
+
+
+def _show(commands) -> None:
+    show = commands.add_parser(
+        "show", help="list a space's joint vectors: norm, dimension, cosine to the previous day",
+        description="List the joint vectors of a space: as_of_date, region, filters, model_id, dimension, "
+                    "L2 norm and cosine similarity to the previous available day of the same series "
+                    "(same region, filters and model), looked up before the range too.",
+    )
+    add_space_regions_and_dates(show, regions_help="only this region (repeatable; default: all regions)")
+    show.add_argument("--joint-model-id", help="only this joint model_id (default: all)")
+    show.add_argument("--csv", action="store_true", help="CSV on stdout instead of a table")
+    add_database_options(show, "historical")
+
+
+def _compare(commands) -> None:
+    compare = commands.add_parser(
+        "compare", help=f"cosine similarity between {REGIME_MACRO_V0.joint_type} and "
+                        f"{REGIME_CONTEXT_V0.joint_type} per date, and day over day in each",
+        description="For one region: the cosine similarity between the two spaces' vectors on each date both "
+                    "have, and between each day and the previous available day within each space. Every scope "
+                    "(filter set) of the region is compared with every scope of the other space unless the "
+                    "filter options pick one.",
+    )
+    compare.add_argument("--region", required=True, help="the region to compare")
+    add_date_range_option(compare)
+    for space in (REGIME_MACRO_V0, REGIME_CONTEXT_V0):
+        example = json.dumps({name: "..." for name in space.filter_names[:1]})
+        compare.add_argument(
+            f"--{space.filters_key.replace('_', '-')}", dest=space.filters_key, metavar="JSON",
+            type=argtypes.json_object,
+            help=f"only the {space.joint_type} scope whose {space.filters_key} is exactly this object, e.g. "
+                 f"'{example}' ('{{}}' = no filters). Default: every scope of the region.",
+        )
+    compare.add_argument("--joint-model-id", default=REGIME_MACRO_V0.default_joint_model_id,
+                         help="joint model_id of both spaces (default %(default)s)")
+    compare.add_argument("--plot", type=Path, metavar="FILE.png", help="draw the similarities as a time series")
+    compare.add_argument("--csv", action="store_true", help="CSV on stdout instead of a table")
+    add_database_options(compare, "historical")
+
+
+def add_space_regions_and_dates(parser: argparse.ArgumentParser, *, regions_help: str) -> None:
+    """``--space``, repeatable ``--region`` and ``--date-range``: what a command over a space's rows needs."""
+    add_space_option(parser)
+    parser.add_argument("--region", action="append", default=[], metavar="REGION", help=regions_help)
+    add_date_range_option(parser)
+
+
+def add_space_option(parser: argparse.ArgumentParser) -> None:
+    names = ", ".join(f"{space.joint_type} ({space.dag_id})" for space in SPACES.values())
+    parser.add_argument("--space", type=argtypes.joint_space, default=REGIME_MACRO_V0,
+                        help=f"joint type or DAG id (default {REGIME_MACRO_V0.joint_type}); one of {names}")
+
+
+def add_date_range_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--date-range", nargs=2, required=True, type=argtypes.iso_date, action=argtypes.DateRange,
+                        metavar=("START", "END"),
+                        help="first and last as_of_date (UTC days, inclusive), e.g. 2025-01-01 2025-01-31")
+
+
+def add_database_options(parser: argparse.ArgumentParser, role: str) -> None:
+    """``--<role>-conn-id`` or ``--<role>-dsn``, not both (no argparse default: the environment is read later)."""
+    conn_id, variable = DATABASE_ROLES[role]
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(f"--{role}-conn-id", metavar="CONN_ID",
+                       help=f"Airflow connection to {role}_db (default {conn_id}, unless {variable} is set)")
+    group.add_argument(f"--{role}-dsn", metavar="DSN",
+                       help=f"libpq connection string or URI of {role}_db (e.g. 'host=... dbname=...' or "
+                            f"postgresql://user@host:5432/dbname), instead of an Airflow connection: Airflow is not "
+                            f"loaded when every database is given this way. Default: ${variable}, if set")

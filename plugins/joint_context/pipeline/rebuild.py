@@ -1,0 +1,85 @@
+"""Rebuild a date range: read it in bulk, then write its dates in chunked transactions (no Airflow import).
+
+The bulk command line and the rebuild DAG's chunk tasks both run :func:`rebuild_range`: the DAG's own extract,
+aggregate and write steps over many dates, read in one regime query and one binary ``COPY`` per filter set, and
+written ``chunk_keys`` (date, scope) keys at a time, one transaction per chunk (three statements,
+:func:`joint_context.store.replace_joint_rows_for_dates`). All of a date's keys are in one transaction, so a
+range leaves exactly the rows one DAG run per date would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+
+from joint_context.config import RunConfig
+from joint_context.errors import JointDataError
+from joint_context.pipeline.aggregate import ScopeResult, aggregate_day
+from joint_context.pipeline.extract import extract_range
+from joint_context.pipeline.write import ACTION_COUNTS, joint_rows, log_outcomes
+from joint_context.store import replace_joint_rows_for_dates
+
+WRITE_CHUNK_KEYS = 256  # commit once this many (date, scope) keys are pending, and at the end
+
+
+@dataclass(frozen=True)
+class DateOutcome:
+    """What a rebuild did for one date, once final (committed, or failed and left as it was).
+
+    :param status: ``written`` (at least one scope has a row), ``skipped`` (no scope had data) or ``failed``.
+    :param counts: per scope action: written, replaced, skipped, removed (stale rows removed).
+    :param error: the data error that failed the date.
+    """
+
+    as_of_date: date
+    status: str
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ACTION_COUNTS, 0))
+    error: JointDataError | None = None
+
+
+def rebuild_range(
+    runtime_conn, historical_conn, config: RunConfig, first_date: date, last_date: date, *,
+    chunk_keys: int = WRITE_CHUNK_KEYS,
+) -> Iterator[DateOutcome]:
+    """Compute and write every date of ``first_date..last_date``; yield each date's outcome in date order, once
+    its chunk is committed. A date with bad data writes nothing and comes back ``failed``; the others go on.
+
+    A database error stops the generator: the dates yielded so far are committed, the rest are not (rerunning the
+    range rewrites the committed dates with the same bytes).
+    """
+    pending: dict[date, list[ScopeResult] | JointDataError] = {}
+    pending_keys = 0
+    for day in extract_range(runtime_conn, historical_conn, config, first_date, last_date, bulk=True):
+        outcome: list[ScopeResult] | JointDataError | None = day.error
+        if outcome is None:
+            try:
+                outcome = aggregate_day(day.scopes, config)
+            except JointDataError as error:
+                outcome = error
+        pending[day.as_of_date] = outcome
+        if not isinstance(outcome, JointDataError):
+            pending_keys += len(outcome)
+        if pending_keys >= chunk_keys:
+            yield from _write_chunk(historical_conn, config, pending)
+            pending, pending_keys = {}, 0
+    yield from _write_chunk(historical_conn, config, pending)
+
+
+def _write_chunk(historical_conn, config: RunConfig,
+                 pending: dict[date, list[ScopeResult] | JointDataError]) -> Iterator[DateOutcome]:
+    """Write the pending dates' rows in one transaction, then their outcomes (failed dates among them)."""
+    rows_by_date = {as_of_date: joint_rows(results) for as_of_date, results in pending.items()
+                    if not isinstance(results, JointDataError)}
+    written = {}
+    if rows_by_date:
+        written = replace_joint_rows_for_dates(
+            historical_conn, joint_type=config.space.joint_type, model_id=config.joint_model_id,
+            rows_by_date=rows_by_date,
+        )
+    for as_of_date, results in pending.items():
+        if isinstance(results, JointDataError):
+            yield DateOutcome(as_of_date, "failed", error=results)
+            continue
+        counts = log_outcomes(as_of_date, results, written[as_of_date])["counts"]
+        yield DateOutcome(as_of_date, "written" if counts["written"] + counts["replaced"] else "skipped", counts)

@@ -1,0 +1,98 @@
+"""``pipeline.rebuild_range``, the chunked rebuild the bulk CLI and the rebuild DAG share, without argparse."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import psycopg
+import pytest
+from psycopg import sql
+
+from devtools.seed import insert_macro_event, insert_regime, utc
+from joint_context.config import RunConfig
+from joint_context.errors import VectorDataError
+from joint_context.pipeline import rebuild_range
+from joint_context.spaces import REGIME_MACRO_V0
+from tests.helpers import expected_joint, random_vectors
+
+DAYS = [date(2024, 5, 1) + timedelta(days=offset) for offset in range(10)]
+BAD_DAY, NO_TEXT_DAY = DAYS[3], DAYS[5]
+CONTEXTS = [{"region": "US", "country": "US"}, {"region": "EU", "country": "DE"}]
+
+
+@pytest.fixture
+def ten_days(runtime_conn, historical_conn):
+    """Ten days x two contexts of dimension-4 vectors; a torn vector on one day, no text at all on another."""
+    rng = np.random.default_rng(8)
+    expected = {}
+    for day in DAYS:
+        for context in CONTEXTS:
+            regime, text = random_vectors(rng, 1, 4)[0], random_vectors(rng, 2, 4)
+            insert_regime(runtime_conn, region=context["region"], as_of_date=day, vector=regime)
+            if day == NO_TEXT_DAY:
+                continue
+            for number, vector in enumerate(text):
+                insert_macro_event(historical_conn, timestamp=utc(day, 3 + number), vector=vector,
+                                   country=context["country"])
+            if day != BAD_DAY:
+                expected[(day, context["region"])] = expected_joint(regime, text)
+    insert_macro_event(historical_conn, timestamp=utc(BAD_DAY, 20), vector=b"\x01" * 6, country="US")
+    return expected
+
+
+@pytest.fixture
+def transactional_conns(clean_databases):
+    """Connections as the CLI and the DAG open them: not in autocommit mode, so each chunk is one transaction."""
+    with (psycopg.connect(clean_databases.runtime_dsn) as runtime_conn,
+          psycopg.connect(clean_databases.historical_dsn) as historical_conn):
+        yield runtime_conn, historical_conn
+
+
+def config() -> RunConfig:
+    return RunConfig.from_params(REGIME_MACRO_V0, {"contexts": CONTEXTS})
+
+
+def stored(historical_conn) -> dict[tuple[date, str], tuple[str, np.ndarray]]:
+    rows = historical_conn.execute(
+        "SELECT as_of_date, entity_scope->>'region', xmin::text, vector FROM joint_embeddings").fetchall()
+    return {(day, region): (xmin, np.frombuffer(vector, dtype="<f4")) for day, region, xmin, vector in rows}
+
+
+def test_outcomes_come_in_date_order_once_committed_and_the_rows_equal_numpy(ten_days, transactional_conns,
+                                                                            historical_conn):
+    outcomes = list(rebuild_range(*transactional_conns, config(), DAYS[0], DAYS[-1], chunk_keys=6))
+
+    assert [outcome.as_of_date for outcome in outcomes] == DAYS
+    assert {outcome.as_of_date: outcome.status for outcome in outcomes} == {
+        day: "failed" if day == BAD_DAY else "skipped" if day == NO_TEXT_DAY else "written" for day in DAYS}
+    failed = next(outcome for outcome in outcomes if outcome.status == "failed")
+    assert isinstance(failed.error, VectorDataError) and "not a multiple of 4" in str(failed.error)
+    assert sum(outcome.counts["written"] for outcome in outcomes) == len(ten_days)
+    assert next(o for o in outcomes if o.as_of_date == NO_TEXT_DAY).counts["skipped"] == 2
+    rows = stored(historical_conn)
+    assert sorted(rows) == sorted(ten_days)
+    for key, (_xmin, vector) in rows.items():
+        np.testing.assert_allclose(vector, ten_days[key], rtol=1e-6, atol=1e-7)
+    # chunks of 6 keys = 3 dates that have results (the failed date adds none), one transaction each
+    transactions = {}
+    for (day, _region), (xmin, _vector) in rows.items():
+        transactions.setdefault(xmin, set()).add(day)
+    assert sorted(sorted(days) for days in transactions.values()) == [
+        [DAYS[0], DAYS[1], DAYS[2]], [DAYS[4], DAYS[6]], [DAYS[7], DAYS[8], DAYS[9]]]  # NO_TEXT_DAY writes no row
+
+
+def test_a_database_error_stops_after_the_dates_already_committed(ten_days, transactional_conns, historical_conn):
+    refused_day = DAYS[7]  # in the third chunk
+    historical_conn.execute(sql.SQL("ALTER TABLE joint_embeddings ADD CONSTRAINT test_refuse_day"
+                                    " CHECK (as_of_date <> {})").format(sql.Literal(refused_day)))
+    yielded = []
+    try:
+        with pytest.raises(psycopg.errors.CheckViolation):
+            for outcome in rebuild_range(*transactional_conns, config(), DAYS[0], DAYS[-1], chunk_keys=6):
+                yielded.append(outcome.as_of_date)
+    finally:
+        historical_conn.execute("ALTER TABLE joint_embeddings DROP CONSTRAINT test_refuse_day")
+
+    assert yielded == DAYS[:7]  # two chunks committed (the failed and the skipped date among them)
+    assert {day for day, _region in stored(historical_conn)} == {DAYS[0], DAYS[1], DAYS[2], DAYS[4], DAYS[6]}
