@@ -19,8 +19,8 @@ import psycopg
 
 from devtools.airflow_stack import AirflowStack
 from devtools.localdb import airflow_connection_json
+from devtools.paths import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 DAGS_FOLDER = REPO_ROOT / "bench" / "airflow_dags"
 PACKAGE_DAG_ID = "joint_regime_macro_context"
 FLOOR_DAG_ID = "joint_regime_macro_context_floor"

@@ -23,11 +23,11 @@ import psycopg
 from psycopg import sql
 
 from devtools.localdb import airflow_connection_json
+from devtools.paths import REPO_ROOT
 from joint_context.config import parse_contexts
 from joint_context.spaces import REGIME_CONTEXT_V0, REGIME_MACRO_V0, JointSpace
 from joint_context.store import read_sql, utc_day_start
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 CONNECTION_MODES = ("dsn", "conn_ids")  # how the CLI reaches the databases: libpq DSNs, or Airflow connections
 CONNECTION_VARIABLES = ("AIRFLOW_CONN_RUNTIME_DB", "AIRFLOW_CONN_HISTORICAL_DB", "JOINT_CONTEXT_RUNTIME_DSN",
                         "JOINT_CONTEXT_HISTORICAL_DSN")

@@ -69,8 +69,8 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
 from devtools import localdb
+from devtools.paths import LOCAL_DIR, REPO_ROOT
 
-REPO_ROOT = localdb.REPO_ROOT
 FINAL_RUN_STATES = frozenset({"success", "failed"})
 AIRFLOW_BIN = Path(sys.executable).parent / "airflow"
 
@@ -489,7 +489,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--parallelism", type=int, default=4)
     args = parser.parse_args(argv)
 
-    local_dir = REPO_ROOT / ".local"
+    local_dir = LOCAL_DIR
     if not (local_dir / "pgdata").exists():
         parser.error("no demo database in .local/pgdata: run `make demo` first")
     server = localdb.start_embedded_server(local_dir / "pgdata", cleanup_mode="stop")

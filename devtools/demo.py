@@ -24,9 +24,9 @@ from datetime import timedelta
 import psycopg
 
 from devtools import localdb
+from devtools.paths import LOCAL_DIR, REPO_ROOT
 from devtools.seed import DEMO_DAYS, DEMO_FIRST_DATE, DEMO_MACRO_CONTEXTS, DEMO_NEWS_CONTEXTS, seed_demo
 
-LOCAL_DIR = localdb.REPO_ROOT / ".local"
 PGDATA = LOCAL_DIR / "pgdata"
 AIRFLOW_HOME = LOCAL_DIR / "airflow"
 AIRFLOW_LOG = LOCAL_DIR / "demo-airflow.log"
@@ -38,8 +38,8 @@ def airflow_environment(admin_dsn: str) -> dict[str, str]:
     """The environment every Airflow command of the demo runs with (also printed for the user)."""
     return {
         "AIRFLOW_HOME": str(AIRFLOW_HOME),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(localdb.REPO_ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(localdb.REPO_ROOT / "plugins"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW_CONN_RUNTIME_DB": localdb.airflow_connection_json(localdb.dsn_for(admin_dsn, "runtime_db")),
         "AIRFLOW_CONN_HISTORICAL_DB": localdb.airflow_connection_json(localdb.dsn_for(admin_dsn, "historical_db")),
@@ -173,13 +173,13 @@ def main(argv: list[str] | None = None) -> int:
     with AIRFLOW_LOG.open("w") as log_file:
         subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=child_env, check=True,
                        stdout=log_file, stderr=subprocess.STDOUT)
-        shown_log = AIRFLOW_LOG.relative_to(localdb.REPO_ROOT)
+        shown_log = AIRFLOW_LOG.relative_to(REPO_ROOT)
         print(f"Running both DAGs for {DEMO_DAYS} days through Airflow (log: {shown_log})")
         subprocess.run([sys.executable, "-m", "devtools.demo", "--run-dags"], env=child_env, check=True,
                        stdout=log_file, stderr=subprocess.STDOUT)
     print()
     print_table(historical_dsn)
-    print(f"\nDone in {time.monotonic() - started:.0f} s. The databases stay in {PGDATA.relative_to(localdb.REPO_ROOT)}"
+    print(f"\nDone in {time.monotonic() - started:.0f} s. The databases stay in {PGDATA.relative_to(REPO_ROOT)}"
           " (stopped). Try the command line on them: make cli ARGS=\"show --date-range 2025-01-01 2025-01-31\"")
     server.cleanup()
     return 0

@@ -13,7 +13,8 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from devtools.paths import REPO_ROOT
+
 SCHEMA_DIR = REPO_ROOT / "include" / "sql" / "schema"
 SCHEMA_FILES = {"runtime_db": "runtime_db.sql", "historical_db": "historical_db.sql"}
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from devtools import airflow2 as airflow2_env
+from devtools.paths import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 MIGRATE_TIMEOUT_SECONDS = 300
 PROBE_SCRIPT = Path(__file__).with_name("airflow2_probe.py")
 

@@ -7,11 +7,10 @@ import os
 import subprocess
 import sys
 import uuid
-from pathlib import Path
 
 import psycopg
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from devtools.paths import REPO_ROOT
 
 
 def test_tiny_benchmark_writes_its_tables_and_results_file(pg_admin_dsn, tmp_path):

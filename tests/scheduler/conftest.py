@@ -14,8 +14,8 @@ import psycopg
 import pytest
 
 from devtools.airflow_stack import AirflowStack
+from devtools.paths import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 TEST_DAGS = Path(__file__).resolve().parent / "dags"
 MACRO_DAG_ID = "joint_regime_macro_context"
 SCHEDULED_DAG_ID = "jc_test_scheduled_macro"
