@@ -1,6 +1,6 @@
 """5. Airflow end to end: a backfill through a real scheduler vs the same DAG shape whose tasks do nothing.
 
-One stack (``devtools.airflow_stack``: api-server, scheduler, dag-processor, LocalExecutor, PostgreSQL
+One stack (``devtools.airflow.stack``: api-server, scheduler, dag-processor, LocalExecutor, PostgreSQL
 metadata database) parses ``bench/airflow_dags``: the production macro DAG and its floor twin. Both are
 unpaused (each then has its one scheduled run of the latest day; the floor's is let finish, the real one's
 sensor waits in reschedule mode holding no slot), then each is backfilled over the same days with the same
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psycopg
 
-from devtools.airflow_stack import AirflowStack
+from devtools.airflow.stack import AirflowStack
 from devtools.localdb import airflow_connection_json
 from devtools.paths import REPO_ROOT
 
