@@ -17,6 +17,7 @@ from pathlib import Path
 
 import psycopg
 
+from bench.workload import LAST_DATE, MACRO_CONTEXTS
 from devtools.airflow.stack import AirflowStack
 from devtools.localdb import airflow_connection_json
 from devtools.paths import REPO_ROOT
@@ -104,3 +105,12 @@ def measure(admin_dsn: str, history, *, days: int, last_date: date, contexts: li
         "ratio": ratio,
         "runs_ratio": runs_ratio,
     }
+
+
+def measure_airflow(report, results: dict, admin_dsn: str, history, scale, rounds: int) -> None:
+    """5. for ``bench.run``: the table, the numbers and the ratio its target checks."""
+    entry = measure(admin_dsn, history, days=scale.backfill_days, last_date=LAST_DATE, contexts=MACRO_CONTEXTS,
+                    rounds=rounds)
+    results["airflow"] = {key: value for key, value in entry.items() if key not in ("title", "headers", "rows")}
+    results["ratios"]["airflow_backfill_over_floor"] = entry["ratio"]
+    report.table(entry["title"], entry["headers"], entry["rows"], note=entry.get("note", ""))
