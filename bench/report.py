@@ -154,24 +154,27 @@ def record_path(reports_dir: Path, stamp: str, scale: str) -> Path:
 
 
 def record(path: Path, command: str, results: dict, report: Report) -> Path:
-    """The run's Markdown report with a header saying how, where and on what code it ran; fails if ``path`` exists."""
+    """The run's report: what ran, when, on what machine and code, then every table; fails if ``path`` exists."""
     machine = results["machine"]
-    scale = ", ".join(f"{key}={value}" for key, value in results["scale_parameters"].items())
-    header = [
-        f"# Benchmark run {path.stem}",
-        "",
-        f"- command: `{command}`",
-        f"- scale: {results['scale']} ({scale})",
-        f"- UTC time: started {results['started_utc']}, took {results['seconds']} s",
-        f"- machine: {machine['platform']}; {machine['cpu']} ({machine['cpus']} CPUs), {machine['memory_gib']} GiB; "
-        f"Python {machine['python']}, numpy {machine['numpy']}, psycopg {machine['psycopg']}, "
-        f"Airflow {machine['airflow']}; PostgreSQL {machine['postgresql']}"
-        f" (shared_buffers {machine['shared_buffers']})",
-        f"- git commit: {git_commit()}",
+    facts = [
+        ["run", f"`{path.stem}`"],
+        ["command", f"`{command}`"],
+        ["scale", f"{results['scale']} ("
+                  + ", ".join(f"{key}={value}" for key, value in results["scale_parameters"].items()) + ")"],
+        ["UTC time", f"started {results['started_utc']}, took {results['seconds']} s"],
+        ["code", git_commit()],
+        ["machine", f"{machine['platform']}, {machine['cpu']}, {machine['cpus']} CPUs, {machine['memory_gib']} GiB"],
+        ["PostgreSQL", f"{machine['postgresql']}, `shared_buffers` {machine['shared_buffers']}"],
+        ["Python stack", f"Python {machine['python']}, numpy {machine['numpy']}, psycopg {machine['psycopg']}, "
+                         f"Airflow {machine['airflow']}"],
     ]
+    header = (f"# Benchmark report: run `{path.stem}`\n\n"
+              "Written by `bench.run --record` as the run ended; a report is not edited afterwards. Method (data, "
+              "contexts, dates, what each measurement times): [BENCHMARKS.md](../../BENCHMARKS.md#method).\n\n"
+              f"{markdown_table(['', ''], facts)}\n\n## Tables\n\n")
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("x") as file:  # "x": never overwrite a report already recorded
-        file.write("\n".join(header) + "\n\n" + report.markdown())
+        file.write(header + report.markdown())
     return path
 
 
@@ -186,4 +189,4 @@ def git_commit() -> str:
         changed = git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError) as error:
         return f"unknown ({error})"
-    return commit + (" with uncommitted changes to tracked files" if changed else "")
+    return f"commit `{commit}`" + (" with uncommitted changes to tracked files" if changed else "")

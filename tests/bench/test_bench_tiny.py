@@ -58,14 +58,14 @@ def test_tiny_benchmark_writes_its_tables_results_file_and_recorded_report(pg_ad
 
     (recorded,) = reports_dir.glob("*.md")
     assert recorded.name == results_file.with_suffix(".md").name  # <stamp>-<scale>.md, the same run
-    header, tables = recorded.read_text().split("\n\n### ", 1)
-    assert header.startswith(f"# Benchmark run {recorded.stem}\n")
-    for field in ("- command: `python -m bench.run --scale tiny", "- scale: tiny (macro_days=7,",
-                  f"- UTC time: started {results['started_utc']}", f"- machine: {results['machine']['platform']};",
-                  "- git commit: "):
+    header, tables = recorded.read_text().split("\n\n## Tables\n\n", 1)
+    assert header.startswith(f"# Benchmark report: run `{recorded.stem}`\n")
+    for field in ("| command | `python -m bench.run --scale tiny", "| scale | tiny (macro_days=7,",
+                  f"| UTC time | started {results['started_utc']}", f"| machine | {results['machine']['platform']},",
+                  f"| PostgreSQL | {results['machine']['postgresql']},"):
         assert field in header, field
-    assert re.fullmatch(r"[0-9a-f]{40}", header.split("- git commit: ")[1].split()[0])
-    assert "### " + tables == markdown.split("\n\n", 1)[1]  # the same tables as the results' Markdown
+    assert re.search(r"\| code \| commit `[0-9a-f]{40}`", header)
+    assert tables == markdown.split("\n\n", 1)[1]  # the same tables as the results' Markdown
 
     with psycopg.connect(pg_admin_dsn) as admin:
         left = admin.execute("SELECT count(*) FROM pg_database WHERE datname LIKE %s", (prefix + "%",)).fetchone()[0]
