@@ -6,6 +6,7 @@ starts is reachable from another machine.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 from collections.abc import Iterator
@@ -57,6 +58,7 @@ def stop_embedded_server(server) -> None:
             listed = json.loads(users.read_text() or "[]")
             users.write_text(json.dumps([pid for pid in listed if pid == os.getpid() or is_alive(pid)]))
     server.cleanup()
+    atexit.unregister(server._cleanup)  # done here: at exit it would only log, maybe into a closed stream
 
 
 def dsn_for(admin_dsn: str, dbname: str) -> str:
