@@ -6,9 +6,11 @@ process (a container's PID 1 may never reap the orphans a group leaves), so it d
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,12 +131,16 @@ def start_command(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def own_pgdata(tmp_path_factory) -> Path:
-    """A data folder of the tests' own, initialised once (the demo's ``.local/pgdata`` is not needed)."""
-    pgdata = tmp_path_factory.mktemp("dev-server-pg") / "pgdata"
+def own_pgdata():
+    """A data folder of the tests' own, initialised once (the demo's ``.local/pgdata`` is not needed). Not under
+    pytest's temp folder: any pytest session starting on the machine makes that root-only again, and the server's
+    own user (``pgserver`` when run as root) then loses its data directory and shuts down."""
+    folder = Path(tempfile.mkdtemp(prefix="jc-dev-server-pg-"))
+    pgdata = folder / "pgdata"
     with localdb.embedded_server(pgdata):
         pass
-    return pgdata
+    yield pgdata
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def postmaster_pid(pgdata: Path) -> int:
