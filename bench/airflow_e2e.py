@@ -1,6 +1,6 @@
 """5. Airflow end to end: a backfill through a real scheduler vs the same DAG shape whose tasks do nothing.
 
-One stack (``devtools.airflow_stack``: api-server, scheduler, dag-processor, LocalExecutor, PostgreSQL
+One stack (``devtools.airflow.stack``: api-server, scheduler, dag-processor, LocalExecutor, PostgreSQL
 metadata database) parses ``bench/airflow_dags``: the production macro DAG and its floor twin. Both are
 unpaused (each then has its one scheduled run of the latest day; the floor's is let finish, the real one's
 sensor waits in reschedule mode holding no slot), then each is backfilled over the same days with the same
@@ -17,10 +17,11 @@ from pathlib import Path
 
 import psycopg
 
-from devtools.airflow_stack import AirflowStack
+from bench.workload import LAST_DATE, MACRO_CONTEXTS
+from devtools.airflow.stack import AirflowStack
 from devtools.localdb import airflow_connection_json
+from devtools.paths import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 DAGS_FOLDER = REPO_ROOT / "bench" / "airflow_dags"
 PACKAGE_DAG_ID = "joint_regime_macro_context"
 FLOOR_DAG_ID = "joint_regime_macro_context_floor"
@@ -104,3 +105,12 @@ def measure(admin_dsn: str, history, *, days: int, last_date: date, contexts: li
         "ratio": ratio,
         "runs_ratio": runs_ratio,
     }
+
+
+def measure_airflow(report, results: dict, admin_dsn: str, history, scale, rounds: int) -> None:
+    """5. for ``bench.run``: the table, the numbers and the ratio its target checks."""
+    entry = measure(admin_dsn, history, days=scale.backfill_days, last_date=LAST_DATE, contexts=MACRO_CONTEXTS,
+                    rounds=rounds)
+    results["airflow"] = {key: value for key, value in entry.items() if key not in ("title", "headers", "rows")}
+    results["ratios"]["airflow_backfill_over_floor"] = entry["ratio"]
+    report.table(entry["title"], entry["headers"], entry["rows"], note=entry.get("note", ""))

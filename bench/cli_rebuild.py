@@ -22,12 +22,13 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from bench.workload import LAST_DATE, MACRO_CONTEXTS, NEWS_CONTEXTS
 from devtools.localdb import airflow_connection_json
+from devtools.paths import REPO_ROOT
 from joint_context.config import parse_contexts
 from joint_context.spaces import REGIME_CONTEXT_V0, REGIME_MACRO_V0, JointSpace
 from joint_context.store import read_sql, utc_day_start
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 CONNECTION_MODES = ("dsn", "conn_ids")  # how the CLI reaches the databases: libpq DSNs, or Airflow connections
 CONNECTION_VARIABLES = ("AIRFLOW_CONN_RUNTIME_DB", "AIRFLOW_CONN_HISTORICAL_DB", "JOINT_CONTEXT_RUNTIME_DSN",
                         "JOINT_CONTEXT_HISTORICAL_DSN")
@@ -110,8 +111,6 @@ def measure(history, *, last_date: date, contexts: dict[str, list[dict]] | None 
             profile_prefix: Path | None = None) -> dict:
     """The rebuilds and raw reads of both spaces, as a table. With ``profile_prefix``, one more rebuild per space
     (DSN mode, untimed) runs under pyinstrument: ``<profile_prefix>-cli-<space>.txt``."""
-    from bench.run import MACRO_CONTEXTS, NEWS_CONTEXTS
-
     contexts = contexts or {REGIME_MACRO_V0.joint_type: MACRO_CONTEXTS, REGIME_CONTEXT_V0.joint_type: NEWS_CONTEXTS}
     rows, entries = [], {}
     for space, days in ((REGIME_MACRO_V0, history.spec.macro_days), (REGIME_CONTEXT_V0, history.spec.news_days)):
@@ -164,3 +163,11 @@ def measure(history, *, last_date: date, contexts: dict[str, list[dict]] | None 
         "ratio": max(entry["ratio"] for entry in entries.values()),
         "ratio_conn_ids": max(entry["ratio_conn_ids"] for entry in entries.values()),
     }
+
+
+def measure_cli(report, results: dict, history, repeats: int, profile_prefix: Path | None) -> None:
+    """6. for ``bench.run``: the table, the numbers and the ratio its target checks."""
+    entry = measure(history, last_date=LAST_DATE, repeats=repeats, profile_prefix=profile_prefix)
+    results["cli"] = {key: value for key, value in entry.items() if key not in ("title", "headers", "rows")}
+    results["ratios"]["cli_rebuild_over_raw_read"] = entry["ratio"]
+    report.table(entry["title"], entry["headers"], entry["rows"], note=entry.get("note", ""))

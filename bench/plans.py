@@ -1,11 +1,18 @@
-"""``EXPLAIN`` of the package's read queries and of the upstream one, reduced to the scans they do."""
+"""``EXPLAIN`` of the package's read queries and of the upstream one, reduced to the scans they do; the benchmark's
+tables 3 (the plans on the x10 history) and 3b (the read query's server execution time)."""
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
-from joint_context.spaces import JointSpace
+import psycopg
+
+from bench.report import Report
+from bench.workload import LAST_DATE, MACRO_CONTEXTS, NEWS_CONTEXTS, REGIONS, Scale
+from joint_context.config import parse_contexts
+from joint_context.spaces import REGIME_CONTEXT_V0, REGIME_MACRO_V0, JointSpace
 from joint_context.store import read_sql, text_query_params
 
 # The previous scripts' per-date read: a cast on the column, so no index on "timestamp" can serve it.
@@ -107,3 +114,64 @@ def package_text_execution_ms(conn, space: JointSpace, filters: dict, as_of_date
 
 def upstream_text_execution_ms(conn, space: JointSpace, filters: dict, as_of_date: date) -> float:
     return execution_ms(conn, UPSTREAM_TEXT_SQL[space.joint_type], upstream_text_params(space, filters, as_of_date))
+
+
+# --- the tables of bench.run: 3. query plans, 3b. server execution time ---------------------------------------
+
+
+def measure_plans(report: Report, results: dict, history) -> None:
+    rows, plans = [], []
+    with psycopg.connect(history.historical_dsn) as conn:
+        for space, contexts in ((REGIME_MACRO_V0, MACRO_CONTEXTS + [{"region": "US"}]),
+                                (REGIME_CONTEXT_V0, NEWS_CONTEXTS)):
+            for context in parse_contexts(space, contexts):
+                for query, explain in (("package", explain_package_text_query),
+                                       ("upstream", explain_upstream_text_query)):
+                    plan = explain(conn, space, context.filter_dict, LAST_DATE)
+                    seq = sequential_scans(plan, ("macro_events", "news_articles"))
+                    plans.append({"space": space.joint_type, "context": context.describe(), "query": query,
+                                  "scans": [scan.describe() for scan in scans(plan)], "seq_scans_of_events": len(seq)})
+                    rows.append([space.joint_type, context.describe(), query,
+                                 "; ".join(scan.describe() for scan in scans(plan)), "yes" if seq else "no"])
+    with psycopg.connect(history.runtime_dsn) as conn:
+        plan = explain_regime_query(conn, list(REGIONS), LAST_DATE, LAST_DATE)
+        plans.append({"space": "both", "context": "regimes", "query": "package",
+                      "scans": [scan.describe() for scan in scans(plan)], "seq_scans_of_events": 0})
+        rows.append(["both", f"regions {','.join(REGIONS)}", "package (regimes)",
+                     "; ".join(scan.describe() for scan in scans(plan)), "n/a"])
+    results["plans"] = plans
+    results["ratios"]["package_seq_scans_of_event_tables"] = sum(
+        plan["seq_scans_of_events"] for plan in plans if plan["query"] == "package")
+    report.table("3. Query plans on the x10 history (EXPLAIN, values bound)",
+                 ["space", "context", "query", "scans", "seq scan of events/articles"], rows)
+
+
+def measure_server_execution(report: Report, results: dict, histories: dict, scale: Scale) -> None:
+    """The read query's own server time, package vs upstream, per date summed over the contexts."""
+    dates = [LAST_DATE - timedelta(days=offset) for offset in range(scale.dates)]
+    rows, entries = [], {}
+    for space, contexts in ((REGIME_MACRO_V0, MACRO_CONTEXTS), (REGIME_CONTEXT_V0, NEWS_CONTEXTS)):
+        parsed = parse_contexts(space, contexts)
+        for label, history in histories.items():
+            per_date = {"package": [], "upstream": []}
+            with psycopg.connect(history.historical_dsn, options="-c TimeZone=UTC") as conn:
+                package_text_execution_ms(conn, space, parsed[0].filter_dict, dates[0])  # warm-up
+                upstream_text_execution_ms(conn, space, parsed[0].filter_dict, dates[0])
+                for _round in range(scale.repeats):
+                    for as_of_date in dates:
+                        per_date["package"].append(sum(
+                            package_text_execution_ms(conn, space, c.filter_dict, as_of_date) for c in parsed))
+                        per_date["upstream"].append(sum(
+                            upstream_text_execution_ms(conn, space, c.filter_dict, as_of_date) for c in parsed))
+            package_ms = round(statistics.median(per_date["package"]), 3)
+            upstream_ms = round(statistics.median(per_date["upstream"]), 3)
+            entries[f"{space.joint_type}/{label}"] = {"package_ms": package_ms, "upstream_ms": upstream_ms,
+                                                      "ratio": round(upstream_ms / package_ms, 1)}
+            rows.append([space.joint_type, label, len(parsed), package_ms, upstream_ms,
+                         entries[f"{space.joint_type}/{label}"]["ratio"]])
+    results["server_execution"] = entries
+    results["ratios"]["upstream_over_package_query_x10_macro"] = entries["REGIME_MACRO_V0/x10"]["ratio"]
+    report.table(
+        "3b. The read query's server execution time (EXPLAIN ANALYZE), median ms per date, summed over contexts",
+        ["space", "history", "contexts", "package query", "upstream query", "upstream/package"], rows,
+        note="Server work only (no rows sent): the sargable day window vs DATE(\"timestamp\") = d.")

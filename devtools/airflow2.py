@@ -21,7 +21,10 @@ import sys
 import tomllib
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+if not __package__:  # run as `python3 devtools/airflow2.py`: the repository root is not on sys.path yet
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from devtools.paths import REPO_ROOT  # noqa: E402
+
 REQUIREMENTS = REPO_ROOT / "requirements-airflow2.txt"
 DEFAULT_VENV = REPO_ROOT / ".venv-airflow2"
 STAMP_NAME = ".installed"

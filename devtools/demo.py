@@ -8,7 +8,9 @@
 
 The databases are left in ``.local/pgdata`` so the command line can be tried on them afterwards:
 ``make cli ARGS="show --date-range 2025-01-01 2025-01-31"`` (``--cli``) starts the server, runs ``joint-context``
-with the demo's DSNs and stops it again; ``make demo-db`` (``--serve``) keeps it up for other shells.
+with the demo's DSNs and stops it again; ``make demo-db`` (``--serve``) keeps it up for other shells until Ctrl-C or
+SIGTERM. Every mode stops the server it started, on an error or a stop signal too (``devtools.shutdown``: once, a
+second signal does not cut the clean-up short); ``--pgdata`` names another data folder than ``.local/pgdata``.
 """
 
 from __future__ import annotations
@@ -16,21 +18,24 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
+import signal
 import sys
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import psycopg
 
-from devtools import localdb
+from devtools import localdb, shutdown
+from devtools.airflow import processes
+from devtools.paths import LOCAL_DIR, REPO_ROOT
 from devtools.seed import DEMO_DAYS, DEMO_FIRST_DATE, DEMO_MACRO_CONTEXTS, DEMO_NEWS_CONTEXTS, seed_demo
 
-LOCAL_DIR = localdb.REPO_ROOT / ".local"
 PGDATA = LOCAL_DIR / "pgdata"
 AIRFLOW_HOME = LOCAL_DIR / "airflow"
 AIRFLOW_LOG = LOCAL_DIR / "demo-airflow.log"
 RUNS_FILE = LOCAL_DIR / "demo-runs.json"
+SERVE_UP_MESSAGE = "Demo PostgreSQL is up"  # tests wait for this line
 DAG_CONF = {"joint_regime_macro_context": DEMO_MACRO_CONTEXTS, "joint_regime_news_context": DEMO_NEWS_CONTEXTS}
 
 
@@ -38,8 +43,8 @@ def airflow_environment(admin_dsn: str) -> dict[str, str]:
     """The environment every Airflow command of the demo runs with (also printed for the user)."""
     return {
         "AIRFLOW_HOME": str(AIRFLOW_HOME),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(localdb.REPO_ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(localdb.REPO_ROOT / "plugins"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW_CONN_RUNTIME_DB": localdb.airflow_connection_json(localdb.dsn_for(admin_dsn, "runtime_db")),
         "AIRFLOW_CONN_HISTORICAL_DB": localdb.airflow_connection_json(localdb.dsn_for(admin_dsn, "historical_db")),
@@ -114,21 +119,72 @@ def describe(report: dict, region: str, stored_rows: int, totals: dict) -> str:
     return f"skipped [{scope}] {context['skip_reason']}"
 
 
-def run_cli_on_demo_databases(cli_args: list[str]) -> int:
+def run_cli_on_demo_databases(cli_args: list[str], pgdata: Path = PGDATA) -> int:
     """``joint-context <cli_args>`` with ``JOINT_CONTEXT_*_DSN`` naming the demo's databases."""
-    if not PGDATA.exists():
-        print("no demo database in .local/pgdata: run `make demo` first", file=sys.stderr)
+    if not pgdata.exists():
+        print(f"no demo database in {pgdata}: run `make demo` first", file=sys.stderr)
         return 2
     from joint_context.cli import main as cli_main
 
-    server = localdb.start_embedded_server(PGDATA, cleanup_mode="stop")
-    try:
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl-C: the CLI reports it, 130
+    with localdb.embedded_server(pgdata) as server:
         admin_dsn = server.get_uri()
         os.environ["JOINT_CONTEXT_RUNTIME_DSN"] = localdb.dsn_for(admin_dsn, "runtime_db")
         os.environ["JOINT_CONTEXT_HISTORICAL_DSN"] = localdb.dsn_for(admin_dsn, "historical_db")
         return cli_main(cli_args or ["--help"])
-    finally:
-        server.cleanup()
+
+
+def serve(pgdata: Path) -> int:
+    """Keep the embedded server of ``pgdata`` up and say how to reach it, until SIGINT or SIGTERM."""
+    if not pgdata.exists():
+        print(f"no demo database in {pgdata}: run `make demo` first", file=sys.stderr)
+        return 2
+    with localdb.embedded_server(pgdata) as server:
+        environment = airflow_environment(server.get_uri())
+        print(f"{SERVE_UP_MESSAGE} (Unix socket only, postmaster pid {server.get_pid()}). "
+              "Use these settings in another shell:")
+        for name in ("AIRFLOW_CONN_RUNTIME_DB", "AIRFLOW_CONN_HISTORICAL_DB"):
+            print(f"export {name}='{environment[name]}'")
+        print("Ctrl-C or SIGTERM stops it.", flush=True)
+        while True:
+            time.sleep(3600)
+
+
+def run_demo(pgdata: Path) -> int:
+    LOCAL_DIR.mkdir(exist_ok=True)
+    started = time.monotonic()
+    with localdb.embedded_server(pgdata) as server:
+        admin_dsn = server.get_uri()
+        print(f"Embedded PostgreSQL {localdb.check_server(admin_dsn)} at {_shown(pgdata)} (Unix socket, no TCP port)")
+        runtime_dsn = localdb.create_database(admin_dsn, "runtime_db", "runtime_db.sql")
+        historical_dsn = localdb.create_database(admin_dsn, "historical_db", "historical_db.sql")
+        with psycopg.connect(runtime_dsn) as runtime_conn, psycopg.connect(historical_dsn) as historical_conn:
+            summary = seed_demo(runtime_conn, historical_conn)
+        last_date = DEMO_FIRST_DATE + timedelta(days=DEMO_DAYS - 1)
+        print(f"Seeded {DEMO_FIRST_DATE}..{last_date}: {summary.regimes} regime rows, {summary.macro_events} macro "
+              f"events, {summary.news_articles} news articles (384-dim vectors)")
+
+        child_env = {**os.environ, **airflow_environment(admin_dsn)}
+        AIRFLOW_LOG.write_text("")
+        run_logged([sys.executable, "-m", "airflow", "db", "migrate"], child_env, timeout=600)
+        print(f"Running both DAGs for {DEMO_DAYS} days through Airflow (log: {_shown(AIRFLOW_LOG)})")
+        run_logged([sys.executable, "-m", "devtools.demo", "--run-dags"], child_env, timeout=1800)
+        print()
+        print_table(historical_dsn)
+    print(f"\nDone in {time.monotonic() - started:.0f} s. The databases stay in {_shown(pgdata)}"
+          " (stopped). Try the command line on them: make cli ARGS=\"show --date-range 2025-01-01 2025-01-31\"")
+    return 0
+
+
+def run_logged(command: list[str], env: dict[str, str], timeout: float) -> None:
+    """``command`` in a process group of its own (stopped with the demo), its output appended to the demo's log."""
+    completed = processes.run_bounded(command, env=env, cwd=REPO_ROOT, timeout=timeout, log_path=AIRFLOW_LOG)
+    if completed.returncode:
+        raise RuntimeError(f"{' '.join(command[1:])} exited {completed.returncode}; see {_shown(AIRFLOW_LOG)}")
+
+
+def _shown(path: Path) -> Path:
+    return path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,52 +193,21 @@ def main(argv: list[str] | None = None) -> int:
                         help="only start the demo's PostgreSQL and print the connection settings; Ctrl-C stops it")
     parser.add_argument("--cli", nargs=argparse.REMAINDER, metavar="ARGS",
                         help="run `joint-context ARGS` on the demo's databases (the server is started and stopped)")
+    parser.add_argument("--pgdata", type=Path, default=PGDATA,
+                        help="data folder of the embedded PostgreSQL (default .local/pgdata)")
     parser.add_argument("--run-dags", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.run_dags:
         run_dags_in_airflow()
         return 0
     if args.cli is not None:
-        return run_cli_on_demo_databases(args.cli)
-
-    LOCAL_DIR.mkdir(exist_ok=True)
-    started = time.monotonic()
-    server = localdb.start_embedded_server(PGDATA, cleanup_mode="stop")
-    admin_dsn = server.get_uri()
-    environment = airflow_environment(admin_dsn)
-    if args.serve:
-        print("Demo PostgreSQL is up (Unix socket only). Use these settings in another shell:")
-        for name in ("AIRFLOW_CONN_RUNTIME_DB", "AIRFLOW_CONN_HISTORICAL_DB"):
-            print(f"export {name}='{environment[name]}'")
+        return run_cli_on_demo_databases(args.cli, args.pgdata)
+    with shutdown.stop_on_signals():
         try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
+            return serve(args.pgdata) if args.serve else run_demo(args.pgdata)
+        except shutdown.StopRequested:
+            print("stopped: the embedded PostgreSQL is shut down", flush=True)
             return 0
-
-    print(f"Embedded PostgreSQL {localdb.check_server(admin_dsn)} at {PGDATA} (Unix socket, no TCP port)")
-    runtime_dsn = localdb.create_database(admin_dsn, "runtime_db", "runtime_db.sql")
-    historical_dsn = localdb.create_database(admin_dsn, "historical_db", "historical_db.sql")
-    with psycopg.connect(runtime_dsn) as runtime_conn, psycopg.connect(historical_dsn) as historical_conn:
-        summary = seed_demo(runtime_conn, historical_conn)
-    last_date = DEMO_FIRST_DATE + timedelta(days=DEMO_DAYS - 1)
-    print(f"Seeded {DEMO_FIRST_DATE}..{last_date}: {summary.regimes} regime rows, {summary.macro_events} macro "
-          f"events, {summary.news_articles} news articles (384-dim vectors)")
-
-    child_env = {**os.environ, **environment}
-    with AIRFLOW_LOG.open("w") as log_file:
-        subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=child_env, check=True,
-                       stdout=log_file, stderr=subprocess.STDOUT)
-        shown_log = AIRFLOW_LOG.relative_to(localdb.REPO_ROOT)
-        print(f"Running both DAGs for {DEMO_DAYS} days through Airflow (log: {shown_log})")
-        subprocess.run([sys.executable, "-m", "devtools.demo", "--run-dags"], env=child_env, check=True,
-                       stdout=log_file, stderr=subprocess.STDOUT)
-    print()
-    print_table(historical_dsn)
-    print(f"\nDone in {time.monotonic() - started:.0f} s. The databases stay in {PGDATA.relative_to(localdb.REPO_ROOT)}"
-          " (stopped). Try the command line on them: make cli ARGS=\"show --date-range 2025-01-01 2025-01-31\"")
-    server.cleanup()
-    return 0
 
 
 if __name__ == "__main__":

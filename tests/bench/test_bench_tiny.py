@@ -1,25 +1,29 @@
-"""The benchmark's one command runs end to end at a tiny scale, so it cannot rot (timings are not judged)."""
+"""The benchmark's one command runs end to end at a tiny scale, so it cannot rot (timings are not judged); a run it
+records is a report file of its own, never overwritten."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
-from pathlib import Path
 
 import psycopg
+import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from bench import report
+from devtools.paths import REPO_ROOT
 
 
-def test_tiny_benchmark_writes_its_tables_and_results_file(pg_admin_dsn, tmp_path):
+def test_tiny_benchmark_writes_its_tables_results_file_and_recorded_report(pg_admin_dsn, tmp_path):
     prefix = f"jc_bench_test_{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    reports_dir = tmp_path / "reports"
     completed = subprocess.run(
         [sys.executable, "-m", "bench.run", "--scale", "tiny", "--admin-dsn", pg_admin_dsn,
-         "--db-prefix", prefix, "--results-dir", str(tmp_path)],
+         "--db-prefix", prefix, "--results-dir", str(tmp_path), "--record", "--reports-dir", str(reports_dir)],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
@@ -49,8 +53,34 @@ def test_tiny_benchmark_writes_its_tables_and_results_file(pg_admin_dsn, tmp_pat
                for entry in results["cli"]["spaces"].values())
     assert results["ratios"]["cli_rebuild_over_raw_read"] == results["cli"]["ratio"]
     assert results["cli"]["ratio_conn_ids"] > 0
-    assert (results_file.with_suffix(".md")).read_text().count("### ") == len(results["tables"])
+    markdown = results_file.with_suffix(".md").read_text()
+    assert markdown.count("### ") == len(results["tables"])
+
+    (recorded,) = reports_dir.glob("*.md")
+    assert recorded.name == results_file.with_suffix(".md").name  # <stamp>-<scale>.md, the same run
+    header, tables = recorded.read_text().split("\n\n## Tables\n\n", 1)
+    assert header.startswith(f"# Benchmark report: run `{recorded.stem}`\n")
+    for field in ("| command | `python -m bench.run --scale tiny", "| scale | tiny (macro_days=7,",
+                  f"| UTC time | started {results['started_utc']}", f"| machine | {results['machine']['platform']},",
+                  f"| PostgreSQL | {results['machine']['postgresql']},"):
+        assert field in header, field
+    assert re.search(r"\| code \| commit `[0-9a-f]{40}`", header)
+    assert tables == markdown.split("\n\n", 1)[1]  # the same tables as the results' Markdown
 
     with psycopg.connect(pg_admin_dsn) as admin:
         left = admin.execute("SELECT count(*) FROM pg_database WHERE datname LIKE %s", (prefix + "%",)).fetchone()[0]
     assert left == 0, "the benchmark's databases are dropped at the end"
+
+
+def test_a_recorded_report_is_never_overwritten(tmp_path):
+    existing = tmp_path / "20261201T000000Z-tiny.md"
+    existing.write_text("an earlier run\n")
+    with pytest.raises(FileExistsError, match="never overwritten"):
+        report.record_path(tmp_path, "20261201T000000Z", "tiny")
+    results = {"scale": "tiny", "scale_parameters": {}, "started_utc": "2026-12-01T00:00:00+00:00", "seconds": 1.0,
+               "machine": dict.fromkeys(("platform", "cpu", "cpus", "memory_gib", "python", "numpy", "psycopg",
+                                         "airflow", "postgresql", "shared_buffers"), "?")}
+    with pytest.raises(FileExistsError):
+        report.record(existing, "python -m bench.run --record", results, report.Report())
+    assert existing.read_text() == "an earlier run\n"
+    assert report.record_path(tmp_path, "20261201T000001Z", "tiny") == tmp_path / "20261201T000001Z-tiny.md"

@@ -1,5 +1,5 @@
 """A real Airflow 3 for the scheduler tests: api-server, scheduler and dag-processor on loopback, started once
-per session by :class:`devtools.airflow_stack.AirflowStack` (LocalExecutor), metadata database on the same
+per session by :class:`devtools.airflow.stack.AirflowStack` (LocalExecutor), metadata database on the same
 PostgreSQL as the data databases. The dags folder holds copies of ``dags/*.py`` plus the test DAGs of
 ``tests/scheduler/dags/``.
 """
@@ -13,9 +13,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from devtools.airflow_stack import AirflowStack
+from devtools.airflow.stack import AirflowStack
+from devtools.paths import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 TEST_DAGS = Path(__file__).resolve().parent / "dags"
 MACRO_DAG_ID = "joint_regime_macro_context"
 SCHEDULED_DAG_ID = "jc_test_scheduled_macro"
