@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from devtools.paths import REPO_ROOT
 
 # Before anything imports airflow: a private home, our folders, no examples.
 SESSION_DIR = Path(tempfile.mkdtemp(prefix="joint-context-tests-"))

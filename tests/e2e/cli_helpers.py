@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+from devtools.paths import REPO_ROOT
 from joint_context.cli import main
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 MACRO_DAG_ID = "joint_regime_macro_context"
 NEWS_DAG_ID = "joint_regime_news_context"
 MACRO_CONTEXTS = [{"region": "US", "country": "US"}, {"region": "EU", "country": "DE"}]

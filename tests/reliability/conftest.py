@@ -13,16 +13,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import psycopg
 import pytest
 
+from devtools.paths import REPO_ROOT
 from devtools.seed import insert_macro_event, insert_regime, utc
 from tests.helpers import expected_joint, random_vectors
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 DAY = date(2025, 1, 2)
 DIMENSION = 16
 WAIT_TIMEOUT_SECONDS = 60

@@ -12,7 +12,6 @@ import socket
 import string
 import subprocess
 import sys
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -21,7 +20,6 @@ from hypothesis import strategies as st
 
 from joint_context.cli import main
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 PASSWORD_ALPHABET = string.ascii_letters + string.digits + "@:/%?#!&=' \"\\"
 PASSWORD_SAMPLE_THAT_PARSES = secrets.token_urlsafe(12)  # a well-formed password, new each session
 DSN_VARIABLES = ("JOINT_CONTEXT_RUNTIME_DSN", "JOINT_CONTEXT_HISTORICAL_DSN")

@@ -7,12 +7,12 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 
 import numpy as np
 import psycopg
 import pytest
 
+from devtools.paths import REPO_ROOT
 from devtools.seed import insert_macro_event, insert_regime, utc
 from tests.helpers import expected_joint, joint_rows, random_vectors
 from tests.scheduler.conftest import DOWNSTREAM_DAG_ID, MACRO_DAG_ID
@@ -158,7 +158,7 @@ def test_bulk_cli_over_the_same_range_rewrites_exactly_the_rows_the_backfill_wro
     backfill_rows = stored(historical_conn)
     ids_query = "SELECT array_agg(joint_id ORDER BY joint_id) FROM joint_embeddings"
     (backfill_ids,) = historical_conn.execute(ids_query).fetchone()
-    repo = Path(__file__).resolve().parents[2]
+    repo = REPO_ROOT
     result = subprocess.run(
         [sys.executable, "-m", "joint_context", "backfill", "--region", "US", "--country", "US",
          "--date-range", DAYS[0].isoformat(), DAYS[-1].isoformat(), "--no-progress"],
