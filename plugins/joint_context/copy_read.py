@@ -31,6 +31,7 @@ MICROSECONDS_PER_DAY = 86_400_000_000
 COLUMNS = 3  # timestamp, row id, vector
 CHUNK_BYTES = 4 << 20
 BLOCK_ROWS = 1024
+ADAPT_AFTER_ROWS = 2  # this many rows in a row of another size make that size the common one
 
 _INT16 = struct.Struct(">h")
 _INT32 = struct.Struct(">i")
@@ -83,6 +84,7 @@ class BinaryCopyDecoder:
         self._finished = False
         self._vector_bytes: int | None = None
         self._row_dtype: np.dtype | None = None
+        self._other_size: tuple[int, int] = (0, 0)  # (vector bytes, rows in a row of that size) off the common one
         self.rows = 0
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
@@ -146,6 +148,7 @@ class BinaryCopyDecoder:
         count = available if regular.all() else int(np.argmin(regular))
         if count == 0:
             return position, False
+        self._other_size = (0, 0)  # the common size goes on: a run of another size starts over
         rows = rows[:count]
         self._emit(VectorBlock(
             utc_days=rows["timestamp"].astype(np.int64) // MICROSECONDS_PER_DAY,
@@ -182,8 +185,8 @@ class BinaryCopyDecoder:
         timestamp, row_id, raw = values
         if timestamp is None or row_id is None or len(timestamp) != 8 or len(row_id) != 8:
             raise ValueError("a COPY row without an 8-byte timestamp and id")
-        if raw and len(raw) % 4 == 0 and self._row_dtype is None:
-            self._set_vector_bytes(len(raw))
+        if raw and len(raw) % 4 == 0 and len(raw) != self._vector_bytes:
+            self._count_other_size(len(raw))
         self._emit(IrregularRow(
             utc_day=_INT64.unpack(timestamp)[0] // MICROSECONDS_PER_DAY,
             row_id=_INT64.unpack(row_id)[0],
@@ -191,6 +194,16 @@ class BinaryCopyDecoder:
         ))
         self.rows += 1
         return position
+
+    def _count_other_size(self, vector_bytes: int) -> None:
+        """Follow the stream's common size: the first size seen, then any size that several rows in a row have
+        (a single odd row first, or a change of model, must not leave every later row to the slow path)."""
+        size, run = self._other_size
+        run = run + 1 if size == vector_bytes else 1
+        self._other_size = (vector_bytes, run)
+        if self._row_dtype is None or run >= ADAPT_AFTER_ROWS:
+            self._set_vector_bytes(vector_bytes)
+            self._other_size = (0, 0)
 
     def _set_vector_bytes(self, vector_bytes: int) -> None:
         self._vector_bytes = vector_bytes

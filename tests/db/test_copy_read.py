@@ -152,3 +152,32 @@ def test_bulk_extract_reads_news_the_same_as_the_cursor(clean_databases, runtime
     bulk = sums(True)
     assert bulk == sums(False)
     assert [day[0]["vector_count"] for day in bulk] == [58, 58, 58, 58]  # en + EN of 86 articles a day
+
+
+@pytest.mark.parametrize("odd_first", [b"\x00\x00\x80\x3f" * 2, b"\x01\x02\x03"])
+def test_one_odd_vector_first_leaves_the_rest_of_the_range_decoded_in_blocks(clean_databases, historical_conn,
+                                                                           odd_first):
+    """A vector of another size at the start of a range (a test row, a torn write) must not send every later
+    row down the row-by-row path: the decoder follows the size that most rows have."""
+    rng = np.random.default_rng(4)
+    odd = insert_macro_event(historical_conn, timestamp=utc(DAYS[0], 0), vector=np.ones(2), country="US")
+    historical_conn.execute("UPDATE text_embeddings SET vector = %s WHERE source_id = %s", (odd_first, odd))
+    regular = rng.normal(size=(3000, 16)).astype(np.float32)
+    historical_conn.execute(
+        "WITH events AS (INSERT INTO macro_events (event_type, \"timestamp\", country, description)"
+        " SELECT 'CPI', %s::timestamptz + make_interval(secs => n), 'US', 'generated'"
+        " FROM generate_series(1, %s) AS n RETURNING event_id, \"timestamp\")"
+        " INSERT INTO text_embeddings (source_type, source_id, model_id, vector)"
+        " SELECT 'MACRO', event_id::text, 'text-macro-v1', (%s::bytea[])[row_number() OVER (ORDER BY \"timestamp\")]"
+        " FROM events", (utc(DAYS[0], 1), len(regular), [vector.tobytes() for vector in regular]))
+    items: list = []
+    with psycopg.connect(clean_databases.historical_dsn) as conn:
+        copy_text_vectors(conn, REGIME_MACRO_V0, source_type="MACRO", text_model_id="text-macro-v1",
+                          filters={}, first_date=DAYS[0], last_date=DAYS[0], emit=items.append)
+    irregular = [item for item in items if isinstance(item, IrregularRow)]
+    blocks = [item for item in items if isinstance(item, VectorBlock)]
+    assert irregular[0].raw == odd_first and len(irregular) <= 3  # the odd row, and at most the rows that adapt
+    assert sum(len(block.row_ids) for block in blocks) >= len(regular) - 2
+    decoded = np.concatenate([np.frombuffer(item.raw, dtype="<f4")[None] for item in irregular[1:]]
+                             + [block.vectors for block in blocks])
+    np.testing.assert_array_equal(decoded, regular)  # every regular row, in order, bit for bit

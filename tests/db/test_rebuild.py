@@ -96,3 +96,45 @@ def test_a_database_error_stops_after_the_dates_already_committed(ten_days, tran
 
     assert yielded == DAYS[:7]  # two chunks committed (the failed and the skipped date among them)
     assert {day for day, _region in stored(historical_conn)} == {DAYS[0], DAYS[1], DAYS[2], DAYS[4], DAYS[6]}
+
+
+def rebuild_peak_bytes(clean_databases, transactional_conns, regions: list[str], days: int) -> int:
+    """Seed ``days`` days of one 384-dim regime and one text vector per region, rebuild them, and return the peak
+    of the Python heap the rebuild traced (numpy arrays included)."""
+    import tracemalloc
+
+    clean_databases.truncate()
+    first, dimension = date(2020, 1, 1), 384
+    with psycopg.connect(clean_databases.runtime_dsn, autocommit=True) as runtime:
+        runtime.execute(
+            "INSERT INTO regimes (regime_record_id, as_of_date, region, regime_label, regime_embedding, confidence)"
+            " SELECT region || day::date, day::date, region, 'x', %s, 1"
+            "   FROM unnest(%s::text[]) AS region, generate_series(%s::date, %s::date + %s - 1, '1 day') AS day",
+            (np.ones(dimension, dtype="<f4").tobytes(), regions, first, first, days))
+    with psycopg.connect(clean_databases.historical_dsn, autocommit=True) as historical:
+        historical.execute(
+            "WITH events AS (INSERT INTO macro_events (event_type, \"timestamp\", country, description)"
+            " SELECT 'CPI', day + interval '12 hours', country, 'generated'"
+            "   FROM unnest(%s::text[]) AS country, generate_series(%s::date, %s::date + %s - 1, '1 day') AS day"
+            " RETURNING event_id)"
+            " INSERT INTO text_embeddings (source_type, source_id, model_id, vector)"
+            " SELECT 'MACRO', event_id::text, 'text-macro-v1', %s FROM events",
+            (regions, first, first, days, np.full(dimension, 0.5, dtype="<f4").tobytes()))
+    config = RunConfig.from_params(REGIME_MACRO_V0, {"contexts": [{"region": r, "country": r} for r in regions]})
+    tracemalloc.start()
+    try:
+        outcomes = list(rebuild_range(*transactional_conns, config, first, first + timedelta(days=days - 1)))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [outcome.status for outcome in outcomes] == ["written"] * days
+    return peak
+
+
+def test_memory_stays_flat_in_the_length_of_the_range(clean_databases, transactional_conns):
+    """A window's regimes and text sums are held, not the whole range's: a 50-region rebuild of ten years would
+    otherwise hold 50 x 3650 float64 sums and regime vectors (1.3 GB)."""
+    regions = [f"R{number}" for number in range(4)]
+    short = rebuild_peak_bytes(clean_databases, transactional_conns, regions, 276)
+    long = rebuild_peak_bytes(clean_databases, transactional_conns, regions, 1104)
+    assert long < 1.3 * short, (short, long)  # four times the range, about the same memory

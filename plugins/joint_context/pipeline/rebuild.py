@@ -11,16 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from joint_context.config import RunConfig
 from joint_context.errors import JointDataError
 from joint_context.pipeline.aggregate import ScopeResult, aggregate_day
-from joint_context.pipeline.extract import extract_range
+from joint_context.pipeline.extract import DayExtract, extract_range
 from joint_context.pipeline.write import ACTION_COUNTS, joint_rows, log_outcomes
 from joint_context.store import replace_joint_rows_for_dates
 
 WRITE_CHUNK_KEYS = 256  # commit once this many (date, scope) keys are pending, and at the end
+READ_WINDOW_DAYS = 92  # read a long range a quarter at a time: memory stays flat whatever the range and regions
 
 
 @dataclass(frozen=True)
@@ -40,17 +41,19 @@ class DateOutcome:
 
 def rebuild_range(
     runtime_conn, historical_conn, config: RunConfig, first_date: date, last_date: date, *,
-    chunk_keys: int = WRITE_CHUNK_KEYS,
+    chunk_keys: int = WRITE_CHUNK_KEYS, window_days: int = READ_WINDOW_DAYS,
 ) -> Iterator[DateOutcome]:
     """Compute and write every date of ``first_date..last_date``; yield each date's outcome in date order, once
     its chunk is committed. A date with bad data writes nothing and comes back ``failed``; the others go on.
 
+    The range is read ``window_days`` at a time (one regime query and one ``COPY`` per filter set each), so what
+    is held is one window's regimes and text sums, however long the range and however many regions.
     A database error stops the generator: the dates yielded so far are committed, the rest are not (rerunning the
     range rewrites the committed dates with the same bytes).
     """
     pending: dict[date, list[ScopeResult] | JointDataError] = {}
     pending_keys = 0
-    for day in extract_range(runtime_conn, historical_conn, config, first_date, last_date, bulk=True):
+    for day in _windowed_extract(runtime_conn, historical_conn, config, first_date, last_date, window_days):
         outcome: list[ScopeResult] | JointDataError | None = day.error
         if outcome is None:
             try:
@@ -66,6 +69,15 @@ def rebuild_range(
     yield from _write_chunk(historical_conn, config, pending)
 
 
+def _windowed_extract(runtime_conn, historical_conn, config: RunConfig, first_date: date, last_date: date,
+                      window_days: int) -> Iterator[DayExtract]:
+    window_start = first_date
+    while window_start <= last_date:
+        window_end = min(window_start + timedelta(days=window_days - 1), last_date)
+        yield from extract_range(runtime_conn, historical_conn, config, window_start, window_end, bulk=True)
+        window_start = window_end + timedelta(days=1)
+
+
 def _write_chunk(historical_conn, config: RunConfig,
                  pending: dict[date, list[ScopeResult] | JointDataError]) -> Iterator[DateOutcome]:
     """Write the pending dates' rows in one transaction, then their outcomes (failed dates among them)."""
@@ -75,7 +87,7 @@ def _write_chunk(historical_conn, config: RunConfig,
     if rows_by_date:
         written = replace_joint_rows_for_dates(
             historical_conn, joint_type=config.space.joint_type, model_id=config.joint_model_id,
-            rows_by_date=rows_by_date,
+            rows_by_date=rows_by_date, case_insensitive=config.space.case_insensitive_filters,
         )
     for as_of_date, results in pending.items():
         if isinstance(results, JointDataError):
