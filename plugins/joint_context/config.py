@@ -6,6 +6,7 @@ No Airflow import: the DAG factory turns :func:`params_schema` into ``Param`` ob
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -133,7 +134,9 @@ def params_schema(space: JointSpace) -> dict[str, dict]:
 
 
 def parse_contexts(space: JointSpace, raw_contexts: object) -> tuple[RegionScope, ...]:
-    """Validate a ``contexts`` list; a context whose scope repeats another's is an error."""
+    """Validate a ``contexts`` list. Values are canonical (a case-insensitive filter in lower case, see
+    :meth:`TextFilter.canonical`), so two contexts that select the same rows are one key: repeating one is an error.
+    """
     if not isinstance(raw_contexts, list) or not raw_contexts:
         raise ParamsError(f"contexts must be a non-empty list of objects, got {raw_contexts!r}")
     allowed = ("region", *space.filter_names)
@@ -149,16 +152,19 @@ def parse_contexts(space: JointSpace, raw_contexts: object) -> tuple[RegionScope
         region = raw.get("region")
         _check_text(region, f"{where}.region", MAX_REGION_LENGTH)
         filters = []
-        for name in space.filter_names:
-            value = raw.get(name)
+        for text_filter in space.filters:
+            value = raw.get(text_filter.name)
             if value is None:
                 continue
-            _check_text(value, f"{where}.{name}", MAX_IDENTIFIER_LENGTH)
-            filters.append((name, value))
+            _check_text(value, f"{where}.{text_filter.name}", MAX_IDENTIFIER_LENGTH)
+            filters.append((text_filter.name, text_filter.canonical(value)))
         context = RegionScope(region=region, filters=tuple(filters))
         scope_key = canonical_json(space.entity_scope(context.region, context.filter_dict))
         if scope_key in seen_scopes:
-            raise ParamsError(f"{where} repeats contexts[{seen_scopes[scope_key]}] ({context.describe()})")
+            ignoring_case = [f.name for f in space.filters if f.case_insensitive and f.name in context.filter_dict]
+            same = f"; {', '.join(ignoring_case)} ignores case" if ignoring_case else ""
+            raise ParamsError(f"{where} repeats contexts[{seen_scopes[scope_key]}] ({context.describe()}{same}: "
+                              "both select the same rows)")
         seen_scopes[scope_key] = index
         contexts.append(context)
     return tuple(contexts)
@@ -171,8 +177,12 @@ def _identifier(params: Mapping, key: str) -> str:
 
 
 def _check_text(value: object, where: str, max_length: int) -> None:
+    """A value matched exactly against a column: refused, not silently altered, when it could match nothing."""
     if not isinstance(value, str) or not value.strip():
         raise ParamsError(f"{where} must be a non-empty string, got {value!r}")
+    if value != value.strip():
+        raise ParamsError(f"{where} {value!r} has leading or trailing white space; values are matched exactly, "
+                          f"so it would not select the rows of {value.strip()!r}: remove it")
     if len(value) > max_length:
         raise ParamsError(f"{where} is {len(value)} characters long, at most {max_length} fit the column")
     if "\x00" in value:
@@ -181,3 +191,7 @@ def _check_text(value: object, where: str, max_length: int) -> None:
         value.encode("utf-8")
     except UnicodeEncodeError as error:  # a lone surrogate, which JSON can carry as "\ud800"
         raise ParamsError(f"{where} is not valid Unicode text ({value[error.start]!r} at {error.start})") from None
+    composed = unicodedata.normalize("NFC", value)
+    if composed != value:
+        raise ParamsError(f"{where} {value!r} is not in Unicode NFC form: its decomposed characters do not equal "
+                          f"the composed ones text is normally stored with; write {composed!r}")

@@ -25,10 +25,16 @@ class TextFilter:
 
     :param name: key in a context and in the space's filters object, e.g. ``country``.
     :param description: what it matches, shown in the trigger form.
+    :param case_insensitive: the query matches it ignoring case, so its canonical value (in params and in the
+        ``entity_scope`` key) is lower case: ``EN`` and ``en`` select the same rows and are one key.
     """
 
     name: str
     description: str
+    case_insensitive: bool = False
+
+    def canonical(self, value: str) -> str:
+        return value.lower() if self.case_insensitive else value
 
 
 @dataclass(frozen=True)
@@ -55,9 +61,31 @@ class JointSpace:
     def filter_names(self) -> tuple[str, ...]:
         return tuple(text_filter.name for text_filter in self.filters)
 
+    @property
+    def case_insensitive_filters(self) -> tuple[tuple[str, str], ...]:
+        """``(filters_key, name)`` of each filter matched ignoring case: what the write needs to find old keys."""
+        return tuple((self.filters_key, f.name) for f in self.filters if f.case_insensitive)
+
     def entity_scope(self, region: str, filters: dict[str, str]) -> dict:
         """The ``entity_scope`` of a row: the region, this space's source tag and exactly the filters applied."""
         return {"region": region, "source": self.source_tag, self.filters_key: dict(sorted(filters.items()))}
+
+    def canonical_filters(self, filters: dict[str, str]) -> dict[str, str]:
+        """``filters`` as the key holds them: case-insensitive values in lower case, sorted by name."""
+        by_name = {text_filter.name: text_filter for text_filter in self.filters}
+        return {name: by_name[name].canonical(value) if name in by_name else value
+                for name, value in sorted(filters.items())}
+
+    def filters_of(self, scope: object) -> dict[str, str] | None:
+        """The filters of a stored ``entity_scope`` that is exactly in this space's shape, else ``None``: a row
+        another tool wrote (a JSON string, array or number, a flat scope, unknown keys, non-text values)."""
+        if not isinstance(scope, dict) or not isinstance(scope.get("region"), str):
+            return None
+        filters = scope.get(self.filters_key)
+        if (not isinstance(filters, dict) or not set(filters) <= set(self.filter_names)
+                or not all(isinstance(value, str) for value in filters.values())):
+            return None
+        return filters if scope == self.entity_scope(scope["region"], filters) else None
 
 
 def canonical_json(value: object) -> str:
@@ -113,7 +141,7 @@ REGIME_CONTEXT_V0 = JointSpace(
     text_copy_sql="copy_news_text_vectors.sql",
     default_source_type="NEWS",
     default_text_model_id="text-fin-general-v1",
-    filters=(TextFilter("language", "news_articles.language equals this value, ignoring case"),),
+    filters=(TextFilter("language", "news_articles.language equals this value, ignoring case", case_insensitive=True),),
     default_contexts=({"region": "US"},),
     asset_uri="postgres://historical_db:5432/historical_db/public/joint_embeddings?joint_type=REGIME_CONTEXT_V0",
 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -155,17 +156,20 @@ class WriteOutcome:
 
 
 def replace_joint_rows(
-    historical_conn, *, joint_type: str, model_id: str, as_of_date: date, rows: Sequence[JointRow]
+    historical_conn, *, joint_type: str, model_id: str, as_of_date: date, rows: Sequence[JointRow],
+    case_insensitive: Sequence[tuple[str, str]] = (),
 ) -> list[WriteOutcome]:
     """Make each row's key hold exactly that row (or nothing), all in one transaction: one date of
     :func:`replace_joint_rows_for_dates` (what the DAG's write task does)."""
     return replace_joint_rows_for_dates(
         historical_conn, joint_type=joint_type, model_id=model_id, rows_by_date={as_of_date: rows},
+        case_insensitive=case_insensitive,
     )[as_of_date]
 
 
 def replace_joint_rows_for_dates(
-    historical_conn, *, joint_type: str, model_id: str, rows_by_date: Mapping[date, Sequence[JointRow]]
+    historical_conn, *, joint_type: str, model_id: str, rows_by_date: Mapping[date, Sequence[JointRow]],
+    case_insensitive: Sequence[tuple[str, str]] = (),
 ) -> dict[date, list[WriteOutcome]]:
     """Make each row's key hold exactly that row (or nothing), for every date given, all in one transaction.
 
@@ -175,6 +179,10 @@ def replace_joint_rows_for_dates(
     deleted, each key looked up by index, and the new rows inserted: three statements whatever the number of
     dates and contexts. On any error the transaction is rolled back and the previous rows stay. Returns each
     date's outcomes, in the order of its rows.
+
+    :param case_insensitive: ``(filters_key, filter_name)`` of the filters the space matches ignoring case; the
+        keys hold them in lower case, and rows an earlier writer keyed in another case are replaced too (one more
+        query per filter, before the delete).
     """
     keys: list[tuple[date, str, JointRow]] = []  # in the order of the outcomes; the DELETE numbers them from 1
     for as_of_date, rows in rows_by_date.items():
@@ -190,10 +198,13 @@ def replace_joint_rows_for_dates(
         with historical_conn.cursor() as cursor:
             _send_lists_in_binary(cursor)
             cursor.execute(read_sql("lock_joint_keys.sql"), {"lock_keys": lock_keys})
+            doomed = [(as_of_date, scope, position) for position, (as_of_date, scope, _row) in enumerate(keys, 1)]
+            doomed += _case_variants(cursor, type_and_model, keys, case_insensitive)
             cursor.execute(read_sql("delete_joint_rows.sql"), {
                 **type_and_model,
-                "as_of_dates": [as_of_date for as_of_date, _scope, _row in keys],
-                "entity_scopes": [scope for _as_of_date, scope, _row in keys],
+                "as_of_dates": [as_of_date for as_of_date, _scope, _position in doomed],
+                "entity_scopes": [scope for _as_of_date, scope, _position in doomed],
+                "positions": [position for _as_of_date, _scope, position in doomed],
             })
             deleted = Counter(position for (position,) in cursor.fetchall())
             if new_rows:
@@ -216,6 +227,28 @@ def replace_joint_rows_for_dates(
             action = "removed" if previous_rows else "nothing"
         outcomes[as_of_date].append(WriteOutcome(row.entity_scope, action, previous_rows))
     return outcomes
+
+
+def _case_variants(cursor, type_and_model: dict, keys: list[tuple[date, str, JointRow]],
+                   case_insensitive: Sequence[tuple[str, str]]) -> list[tuple[date, str, int]]:
+    """``(as_of_date, stored scope, key number)`` of the rows that hold one of ``keys`` in another case of a
+    case-insensitive filter: the key replaces them as it replaces its duplicates."""
+    if not case_insensitive or not keys:
+        return []
+    positions = {(as_of_date, scope): position for position, (as_of_date, scope, _row) in enumerate(keys, 1)}
+    variants = []
+    for filters_key, filter_name in case_insensitive:
+        cursor.execute(read_sql("select_case_variant_scopes.sql"), {
+            **type_and_model, "filters_key": filters_key, "filter_name": filter_name,
+            "as_of_dates": sorted({as_of_date for as_of_date, _scope, _row in keys}),
+        })
+        for as_of_date, stored_text in cursor.fetchall():
+            scope = json.loads(stored_text)
+            scope[filters_key] = {**scope[filters_key], filter_name: scope[filters_key][filter_name].lower()}
+            position = positions.get((as_of_date, canonical_json(scope)))
+            if position is not None:
+                variants.append((as_of_date, stored_text, position))
+    return variants
 
 
 def _send_lists_in_binary(cursor) -> None:

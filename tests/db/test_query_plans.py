@@ -155,7 +155,8 @@ def test_the_write_delete_looks_each_key_up_by_index(history, days, plan_kind, t
              canonical_json({"region": region, "source": "regime+macro", "macro_filters": {}}))
             for offset in range(days) for region in ("US", "EU", "JP")]
     params = {"joint_type": "REGIME_MACRO_V0", "model_id": "joint-regime-core-v1",
-              "as_of_dates": [day for day, _scope in keys], "entity_scopes": [scope for _day, scope in keys]}
+              "as_of_dates": [day for day, _scope in keys], "entity_scopes": [scope for _day, scope in keys],
+              "positions": list(range(1, len(keys) + 1))}
     with psycopg.connect(history.historical_dsn) as conn:
         plan = (explain if plan_kind == "custom" else generic_plan)(conn, read_sql("delete_joint_rows.sql"), params)
     assert sequential_scans(plan, ("joint_embeddings",)) == [], [scan.describe() for scan in scans(plan)]

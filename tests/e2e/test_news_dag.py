@@ -54,15 +54,22 @@ def test_default_run_writes_us_from_every_language_with_empty_news_filters(run_d
     np.testing.assert_allclose(rows[0][4], expected_joint(regimes["US"], list(text.values())), rtol=1e-6, atol=1e-7)
 
 
-def test_language_filter_ignores_case_and_the_scope_records_exactly_the_filter_given(run_dag, historical_conn,
-                                                                                     seeded_news_day):
+def test_language_filter_ignores_case_and_the_key_holds_it_in_lower_case_replacing_other_cases(
+    run_dag, historical_conn, seeded_news_day
+):
     regimes, text = seeded_news_day
+    for language in ("EN", "En"):  # keys an earlier writer made in other cases: the canonical key replaces them
+        insert_joint_row(historical_conn, "REGIME_CONTEXT_V0", DAY, news_scope("US", language=language), np.ones(384))
+    insert_joint_row(historical_conn, "REGIME_CONTEXT_V0", DAY + timedelta(days=1), news_scope("US", language="EN"),
+                     np.ones(384))  # another date: not this run's key
     conf = {"contexts": [{"region": "US", "language": "EN"}, {"region": "EU", "language": "de"}],
             "numeric_weight": 1, "text_weight": 3}
     assert run_dag(DAG_ID, DAY, conf) == "success"
-    rows = {row[2]["region"]: row for row in joint_rows(historical_conn)}
-    assert rows["US"][2] == news_scope("US", language="EN")
+    rows = {row[2]["region"]: row for row in joint_rows(historical_conn) if row[1] == DAY}
+    assert len(joint_rows(historical_conn)) == 3
+    assert rows["US"][2] == news_scope("US", language="en")
     assert rows["EU"][2] == news_scope("EU", language="de")
+    assert [row[2] for row in joint_rows(historical_conn) if row[1] != DAY] == [news_scope("US", language="EN")]
     english = [text["en"], text["EN"], text["En"]]
     np.testing.assert_allclose(rows["US"][4], expected_joint(regimes["US"], english, 1, 3), rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(rows["EU"][4], expected_joint(regimes["EU"], [text["de"], text["DE"]], 1, 3),
@@ -90,7 +97,7 @@ def test_skipped_contexts_lose_their_stale_rows_and_other_spaces_rows_stay(run_d
     conf = {"contexts": [{"region": "US", "language": "fr"}, {"region": "JP"}, {"region": "EU", "language": "DE"}]}
     assert run_dag(DAG_ID, DAY, conf) == "success"
     assert [(row[0], row[2]) for row in joint_rows(historical_conn)] == [
-        ("REGIME_CONTEXT_V0", news_scope("EU", language="DE")),
+        ("REGIME_CONTEXT_V0", news_scope("EU", language="de")),
         ("REGIME_MACRO_V0", macro_scope("US")),
     ]
 

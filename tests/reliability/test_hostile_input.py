@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from datetime import date, timedelta
 
 import numpy as np
@@ -238,6 +239,10 @@ def test_any_day_of_hostile_vectors_writes_the_correct_row_or_fails_without_touc
 printable_text = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=32).filter(
     str.strip)
 any_text = st.text(max_size=40)  # NUL and lone surrogates included: JSON can carry both
+# what a column can be matched against exactly; white space at either end and decomposed (non-NFC) spellings are
+# refused with a ParamsError instead (tests/unit/test_config.py), as they would match nothing
+matchable_text = printable_text.filter(lambda text: text == text.strip()
+                                       and unicodedata.normalize("NFC", text) == text)
 
 
 def near_miss(text: str) -> str:
@@ -246,7 +251,7 @@ def near_miss(text: str) -> str:
 
 
 @DB_SETTINGS
-@given(region=printable_text, country=printable_text)
+@given(region=matchable_text, country=matchable_text)
 @example(region="US' OR '1'='1", country="'; DROP TABLE regimes; --")
 @example(region="%(region)s", country="$1 \\x00 {country}")
 @example(region="Zürich \"ö\" 🏦", country="日本")

@@ -144,7 +144,7 @@ def test_scope_values_reach_the_server_as_bind_parameters_in_the_write(clean_dat
         "SELECT 1 FROM joint_embeddings FOR UPDATE")
     assert errors == []
     # the keys arrive as two bound arrays (dates, scopes), unnested by the server
-    assert "DELETE FROM joint_embeddings" in query and "unnest($1::date[], $2::text[]::jsonb[])" in query
+    assert "DELETE FROM joint_embeddings" in query and "unnest($1::date[], $2::text[]::jsonb[], $3::int[])" in query
     assert "OR '1'='1" not in query and "regime+macro" not in query
     ((stored_scope, vector),) = historical_conn.execute("SELECT entity_scope, vector FROM joint_embeddings").fetchall()
     assert stored_scope == hostile_scope and np.frombuffer(vector, "<f4").tolist() == [1.0, 2.0]

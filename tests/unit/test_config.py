@@ -22,11 +22,38 @@ def test_entity_scope_holds_exactly_the_filters_applied():
     ]
 
 
-def test_news_space_scopes_use_news_filters():
+def test_news_scopes_hold_the_case_insensitive_language_in_its_canonical_lower_case():
     config = RunConfig.from_params(REGIME_CONTEXT_V0, {"contexts": [{"region": "US", "language": "EN"}]})
     assert config.entity_scope(config.contexts[0]) == {
-        "region": "US", "source": "regime+news", "news_filters": {"language": "EN"}}
+        "region": "US", "source": "regime+news", "news_filters": {"language": "en"}}
     assert config.text_model_id == "text-fin-general-v1" and config.source_type == "NEWS"
+
+
+def test_two_contexts_that_select_the_same_rows_are_one_context():
+    with pytest.raises(ParamsError, match=r"contexts\[1\] repeats contexts\[0\].*language ignores case"):
+        RunConfig.from_params(REGIME_CONTEXT_V0, {"contexts": [{"region": "US", "language": "en"},
+                                                               {"region": "US", "language": "EN"}]})
+    # an exact-match filter keeps its case: these are two contexts
+    config = RunConfig.from_params(REGIME_MACRO_V0, {"contexts": [{"region": "US", "country": "us"},
+                                                                  {"region": "US", "country": "US"}]})
+    assert [scope.filter_dict for scope in config.contexts] == [{"country": "us"}, {"country": "US"}]
+
+
+@pytest.mark.parametrize(("context", "message"), [
+    ({"region": "EU "}, r"contexts\[0\]\.region 'EU ' has leading or trailing white space"),
+    ({"region": " EU"}, "would not select the rows of 'EU'"),
+    ({"region": "US", "country": "D\tE\n"}, r"contexts\[0\]\.country .* white space"),
+    ({"region": "Z" + "U\u0308"}, "is not in Unicode NFC form.*write 'ZÜ'"),
+    ({"region": "US", "event_type": "Cafe\u0301"}, r"contexts\[0\]\.event_type .* NFC"),
+])
+def test_values_that_would_silently_match_nothing_are_refused_with_what_to_write(context, message):
+    with pytest.raises(ParamsError, match=message):
+        RunConfig.from_params(REGIME_MACRO_V0, {"contexts": [context]})
+
+
+def test_the_composed_spelling_of_the_same_region_is_accepted():
+    config = RunConfig.from_params(REGIME_MACRO_V0, {"contexts": [{"region": "Z\u00dc"}]})
+    assert config.contexts[0].region == "ZÜ"
 
 
 def test_a_null_filter_means_not_applied():

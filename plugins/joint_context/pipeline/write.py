@@ -27,7 +27,7 @@ def write_day(historical_conn, config: RunConfig, as_of_date: date, results: lis
     """Write the date's joint rows and remove the stale rows of skipped scopes, in one transaction."""
     return replace_joint_rows(
         historical_conn, joint_type=config.space.joint_type, model_id=config.joint_model_id,
-        as_of_date=as_of_date, rows=joint_rows(results),
+        as_of_date=as_of_date, rows=joint_rows(results), case_insensitive=config.space.case_insensitive_filters,
     )
 
 
