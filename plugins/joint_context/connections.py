@@ -24,6 +24,30 @@ DATABASE_ROLES = {  # role: (default Airflow conn id, DSN environment variable)
     "historical": (HISTORICAL_CONN_ID, HISTORICAL_DSN_VARIABLE),
 }
 DATABASE_DRIVERS = ("psycopg", "psycopg2")
+DEFAULT_STATEMENT_TIMEOUT = timedelta(minutes=10)  # every front door's: a pathological query fails, not hangs
+# SQLSTATEs a retry can outlive: no server answer at all (None), connection exceptions, insufficient resources,
+# operator intervention (shutdown, statement timeout or cancel), system errors; and serialization failures,
+# deadlocks, locks not available. Anything else the server says is about the schema, the grants, the data or the
+# mode of the database (undefined column, insufficient privilege, read-only, NOT NULL, datatype, exhausted sequence):
+# retrying cannot fix it.
+TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "53", "57", "58"})
+TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03", "55006"})
+WHAT_TO_FIX = {  # SQLSTATE or class: what the database needs before a rerun can succeed
+    "25006": "the database is read-only (a standby, or default_transaction_read_only): point the connection at a "
+             "writable primary",
+    "42501": "the role lacks a grant: apply include/sql/roles.sql (docs/security-and-roles.md)",
+    "42703": "a column the package reads or writes is missing: the tables must have the schema of include/sql/schema",
+    "42P01": "a table the package uses is missing: create it from include/sql/schema",
+    "42883": "a column has another type than the schema's (e.g. entity_scope json instead of jsonb): see "
+             "include/sql/schema",
+    "42804": "a column has another type than the schema's: see include/sql/schema",
+    "23502": "a NOT NULL column the package does not fill: give it a default or drop the constraint",
+    "2200H": "a sequence reached its maximum: extend it (ALTER SEQUENCE ... MAXVALUE / AS bigint)",
+    "23": "a constraint of the table refuses the row: the package writes the schema of include/sql/schema",
+    "22": "the database refuses a value: the package writes the schema of include/sql/schema",
+    "28": "the login was refused: check the connection's user and password",
+    "3D": "the database does not exist: check the connection's database name",
+}
 
 
 def _with_statement_timeout(db_connection, statement_timeout: timedelta | None):
@@ -128,16 +152,41 @@ def is_database_error(error: BaseException) -> bool:
     )
 
 
+def sqlstate_of(error: BaseException) -> str | None:
+    """The SQLSTATE the server sent with the error (psycopg 3 ``sqlstate``, psycopg2 ``pgcode``), if any."""
+    return getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether a database error may go away by itself (retry it) or needs the database fixed (fail at once).
+
+    An undefined Airflow connection is permanent; an error without SQLSTATE (refused, reset, no answer) transient.
+    """
+    if type(error).__name__ == "AirflowNotFoundException":
+        return False
+    sqlstate = sqlstate_of(error)
+    return sqlstate is None or sqlstate[:2] in TRANSIENT_SQLSTATE_CLASSES or sqlstate in TRANSIENT_SQLSTATES
+
+
+def what_to_fix(error: BaseException) -> str:
+    """What the database needs before a rerun can succeed, for a permanent error ("" when nothing is known)."""
+    sqlstate = sqlstate_of(error) or ""
+    return WHAT_TO_FIX.get(sqlstate) or WHAT_TO_FIX.get(sqlstate[:2], "")
+
+
 def describe_database_error(error: BaseException, dsns: Iterable[Dsn] = ()) -> str:
     """One line for a database or connection error, with nothing of the DSNs' user info in it."""
     if type(error).__name__ == "AirflowNotFoundException":
         return (f"connection error: {error}; define it as an Airflow connection, e.g. the environment variable "
                 "AIRFLOW_CONN_<CONN_ID_IN_UPPER_CASE> holding its JSON or URI, or `airflow connections add`, "
                 "or give a libpq DSN instead (--runtime-dsn / --historical-dsn)")
-    return scrub(f"database error ({type(error).__name__}): {str(error).strip()}", dsns)
+    sqlstate = sqlstate_of(error)
+    code = f", SQLSTATE {sqlstate}" if sqlstate else ""
+    return scrub(f"database error ({type(error).__name__}{code}): {str(error).strip()}", dsns)
 
 
 __all__ = [
     "DATABASE_ROLES", "HISTORICAL_CONN_ID", "RUNTIME_CONN_ID", "Database", "DsnError", "connection",
-    "describe_database_error", "dsn_connection", "dsn_parts", "is_database_error", "resolve_database",
+    "describe_database_error", "dsn_connection", "dsn_parts", "is_database_error", "is_transient",
+    "resolve_database", "sqlstate_of", "what_to_fix",
 ]

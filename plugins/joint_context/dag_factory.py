@@ -9,6 +9,7 @@ from airflow.timetables.interval import CronDataIntervalTimetable
 
 from joint_context.compat import DAG, Asset, Param
 from joint_context.config import params_schema
+from joint_context.connections import DEFAULT_STATEMENT_TIMEOUT
 from joint_context.operators import (
     AggregateJointOperator,
     ExtractJointInputsOperator,
@@ -32,7 +33,7 @@ def build_joint_context_dag(
     wait_poke_interval: timedelta = timedelta(minutes=10),
     wait_timeout: timedelta = timedelta(hours=6),
     max_active_runs: int = 16,
-    statement_timeout: timedelta | None = timedelta(minutes=10),
+    statement_timeout: timedelta | None = DEFAULT_STATEMENT_TIMEOUT,
 ) -> DAG:
     """The DAG computing ``space`` for the day each run covers.
 

@@ -2,8 +2,9 @@
 
 Each task reads the run's params through :class:`RunConfig` (so a bad ``--conf`` fails before any data is
 touched), and hands the next task O(dimension) data per context through XCom.
-A data error (malformed vector, bad params) fails the task at once without retries; anything else, such as
-a dropped connection, fails it normally so that Airflow retries it.
+A data error (malformed vector, bad params) or a database error no retry can fix (an undefined column, a missing
+grant, a read-only database: classified by SQLSTATE) fails the task at once without retries; a transient one,
+such as a dropped connection or a serialization failure, fails it normally so that Airflow retries it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,15 @@ from typing import TYPE_CHECKING
 
 from joint_context.compat import AirflowFailException, AirflowSensorTimeout, BaseOperator, BaseSensorOperator
 from joint_context.config import RunConfig
-from joint_context.connections import HISTORICAL_CONN_ID, RUNTIME_CONN_ID, connection
+from joint_context.connections import (
+    HISTORICAL_CONN_ID,
+    RUNTIME_CONN_ID,
+    connection,
+    describe_database_error,
+    is_database_error,
+    is_transient,
+    what_to_fix,
+)
 from joint_context.errors import JointDataError
 from joint_context.spaces import JointSpace
 
@@ -27,11 +36,18 @@ if TYPE_CHECKING:
 
 @contextlib.contextmanager
 def fail_without_retry_on_data_error() -> Iterator[None]:
-    """Turn a :class:`JointDataError` into ``AirflowFailException``: retrying cannot fix the data."""
+    """Turn a :class:`JointDataError`, or a database error that is not transient, into ``AirflowFailException``:
+    retrying cannot fix the data, the schema, the grants or the database's mode."""
     try:
         yield
     except JointDataError as error:
         raise AirflowFailException(f"{type(error).__name__}: {error}") from error
+    except Exception as error:
+        if not is_database_error(error) or is_transient(error):
+            raise
+        fix = what_to_fix(error)
+        raise AirflowFailException(f"{describe_database_error(error)}; retrying will not help"
+                                   f"{' until it is fixed: ' + fix if fix else ''}") from error
 
 
 def run_config(space: JointSpace, context: Context) -> RunConfig:

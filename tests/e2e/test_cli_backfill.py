@@ -126,6 +126,9 @@ def test_cli_news_backfill_writes_the_rows_of_the_news_dag(run_dag, historical_c
     (["--region", "US", "--region", "US", "--date-range", "2025-03-03", "2025-03-03"], "repeats contexts[0]"),
     (["--country", "US", "--date-range", "2025-03-03", "2025-03-03"], "name at least one --region"),
     (["--region", "US", "--date-range", "2025-03-03"], "expected 2 arguments"),
+    (["--region", "US", "--date-range", "9999-12-30", "9999-12-31"], "END 9999-12-31 is the last date there is"),
+    (["--region", "US", "--statement-timeout", "soon", "--date-range", "2025-03-03", "2025-03-03"],
+     "'soon' is not a duration"),
 ])
 def test_bad_backfill_input_exits_2_with_a_message_and_writes_nothing(capsys, historical_conn, macro_range,
                                                                        args, message):
@@ -210,9 +213,10 @@ def test_a_database_error_in_a_later_chunk_keeps_the_committed_chunks_and_names_
     finally:
         historical_conn.execute("ALTER TABLE joint_embeddings DROP CONSTRAINT test_refuse_day")
 
-    assert status == 3 and out == ""
-    assert "database error (CheckViolation)" in err
-    assert f"Stopped after {CHUNK_DAYS[85]}. Rerun the same command" in err
+    assert status == 4 and out == ""  # a constraint is no passing fault: said so, not "rerun"
+    assert "database error (CheckViolation, SQLSTATE 23514)" in err
+    assert "The database refuses this; rerunning will not help until it is fixed" in err
+    assert f"Stopped after {CHUNK_DAYS[85]}. Fix that, then rerun the same command" in err
     assert {row[1] for row in stored_rows(historical_conn)} == set(CHUNK_DAYS[:86])  # the first chunk only
 
     rerun_status, _out, rerun_err = backfill_hundred_days(capsys, clean_databases)

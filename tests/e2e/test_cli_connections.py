@@ -33,10 +33,10 @@ def test_unreachable_database_exits_3_and_says_to_rerun(capsys, monkeypatch, his
     assert "Traceback" not in err
 
 
-def test_undefined_connection_exits_3_naming_it(capsys, historical_conn):
+def test_undefined_connection_exits_4_naming_it(capsys, historical_conn):
     status, _out, err = run_main(capsys, "show", "--historical-conn-id", "no_such_conn",
                                  "--date-range", "2025-03-03", "2025-03-04")
-    assert status == 3
+    assert status == 4  # defining it is what a rerun needs
     assert "no_such_conn" in err and "AIRFLOW_CONN_" in err
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import numpy as np
@@ -121,3 +122,23 @@ def test_the_dag_sets_a_statement_timeout_on_every_task_that_queries():
     timeouts = {task.task_id: getattr(task, "statement_timeout", "absent") for task in dag.tasks}
     assert timeouts == {"wait_for_regimes": timedelta(minutes=10), "extract": timedelta(minutes=10),
                         "aggregate": "absent", "write": timedelta(minutes=10)}
+
+
+def test_the_bulk_command_line_has_the_dags_statement_timeout_and_a_stuck_read_fails_with_it(
+    clean_databases, runtime_conn, historical_conn, capsys
+):
+    from joint_context.cli import build_parser, main
+    from joint_context.connections import DEFAULT_STATEMENT_TIMEOUT
+
+    args = ["backfill", "--region", "US", "--date-range", DAY.isoformat(), DAY.isoformat()]
+    assert build_parser().parse_args(args).statement_timeout == DEFAULT_STATEMENT_TIMEOUT == timedelta(minutes=10)
+    seeded = seed_day(runtime_conn, historical_conn)
+    dsns = ["--runtime-dsn", clean_databases.runtime_dsn, "--historical-dsn", clean_databases.historical_dsn]
+    with blocker(clean_databases.historical_dsn) as holder:
+        holder.execute("LOCK TABLE macro_events IN ACCESS EXCLUSIVE MODE")
+        status = main(["backfill", "--conf", json.dumps(seeded.params), "--no-progress", "--statement-timeout", "1s",
+                       *dsns, "--date-range", DAY.isoformat(), DAY.isoformat()])
+    err = capsys.readouterr().err
+    assert status == 3, err  # a cancelled query may pass: rerun
+    assert "canceling statement due to statement timeout" in err and "SQLSTATE 57014" in err
+    assert joint_rows(historical_conn) == []

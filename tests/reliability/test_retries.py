@@ -136,3 +136,16 @@ def test_a_data_error_fails_at_once_without_using_its_retries(
     state, tries = run_and_read_tries(probe_dag("reliability_data_error", retries=RETRIES), conf)
     assert (state, tries["extract"]) == ("failed", ("failed", 1))
     assert joint_rows(historical_conn) == []
+
+
+@pytest.mark.parametrize("breakage", ["read-only database", "a missing column"])
+def test_a_database_refusing_the_write_fails_it_at_once_without_using_its_retries(
+    probe_dag, clean_databases, runtime_conn, historical_conn, breakage
+):
+    from tests.breakages import broken
+
+    seeded = seed_day(runtime_conn, historical_conn)
+    with broken(clean_databases, breakage):
+        state, tries = run_and_read_tries(probe_dag("reliability_refused_write", retries=RETRIES), seeded.params)
+    assert (state, tries["extract"], tries["write"]) == ("failed", ("success", 1), ("failed", 1))
+    assert joint_rows(historical_conn) == []

@@ -10,7 +10,14 @@ from collections.abc import Sequence
 from joint_context.cli.definition import build_parser
 from joint_context.cli.output import stdout_only_for_output
 from joint_context.cli.status import ExitStatus
-from joint_context.connections import DATABASE_ROLES, describe_database_error, is_database_error, resolve_database
+from joint_context.connections import (
+    DATABASE_ROLES,
+    describe_database_error,
+    is_database_error,
+    is_transient,
+    resolve_database,
+    what_to_fix,
+)
 from joint_context.dsn import Dsn, DsnError
 from joint_context.errors import ParamsError
 
@@ -34,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not is_database_error(error):
             raise
         print(describe_database_error(error, given_dsns(args)), file=sys.stderr)
-        return ExitStatus.DATABASE_ERROR
+        return database_error_status(error)
 
 
 def program(args: argparse.Namespace) -> ExitStatus:
@@ -47,6 +54,16 @@ def program(args: argparse.Namespace) -> ExitStatus:
                 role, conn_id=getattr(args, f"{role}_conn_id"), dsn=getattr(args, f"{role}_dsn"), environ=os.environ))
     with stdout_only_for_output():
         return COMMANDS[args.command](args)
+
+
+def database_error_status(error: BaseException) -> ExitStatus:
+    """3 for an error a rerun can outlive; 4, with what to fix said on stderr, for one it cannot."""
+    if is_transient(error):
+        return ExitStatus.DATABASE_ERROR
+    fix = what_to_fix(error)
+    print(f"The database refuses this; rerunning will not help until it is fixed{': ' + fix if fix else ''}.",
+          file=sys.stderr)
+    return ExitStatus.DATABASE_REFUSED
 
 
 def given_dsns(args: argparse.Namespace) -> list[Dsn]:

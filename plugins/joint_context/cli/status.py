@@ -12,6 +12,7 @@ class ExitStatus(IntEnum):
     FAILED_DATES = 1
     BAD_INPUT = 2
     DATABASE_ERROR = 3
+    DATABASE_REFUSED = 4
     INTERRUPTED = 130
 
     @property
@@ -27,6 +28,8 @@ MEANINGS = {
     ExitStatus.OK: "done (a date without data is skipped, not failed)",
     ExitStatus.FAILED_DATES: "some dates failed on bad data (the others are written), or a requested plot had no data",
     ExitStatus.BAD_INPUT: "bad input (options, values, a DSN): nothing touched",
-    ExitStatus.DATABASE_ERROR: "a database or connection error stopped the command: rerun it to finish",
+    ExitStatus.DATABASE_ERROR: "a transient database or connection error stopped the command: rerun it to finish",
+    ExitStatus.DATABASE_REFUSED: "the database refused the work (schema, grants, read-only, constraints): fix what "
+                                 "the message says, then rerun",
     ExitStatus.INTERRUPTED: "interrupted (Ctrl-C): what was committed stays",
 }

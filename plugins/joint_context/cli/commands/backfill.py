@@ -10,7 +10,7 @@ import argparse
 import sys
 from datetime import date
 
-from joint_context.cli.core import UsageError, given_dsns
+from joint_context.cli.core import UsageError, database_error_status, given_dsns
 from joint_context.cli.definition import filter_options
 from joint_context.cli.output import package_log_to, progress_bar
 from joint_context.cli.status import ExitStatus
@@ -64,7 +64,8 @@ def run(args: argparse.Namespace) -> ExitStatus:
     try:
         with package_log_to(console, verbose=args.verbose), progress_bar(console, disabled=args.no_progress) as bar:
             task = bar.add_task("reading inputs", total=total_dates, **tally)
-            with args.runtime_db.open() as runtime_conn, args.historical_db.open() as historical_conn:
+            with (args.runtime_db.open(args.statement_timeout) as runtime_conn,
+                  args.historical_db.open(args.statement_timeout) as historical_conn):
                 for outcome in rebuild_range(runtime_conn, historical_conn, config, first_date, last_date):
                     tally[outcome.status] += 1
                     for key in rows:
@@ -78,12 +79,14 @@ def run(args: argparse.Namespace) -> ExitStatus:
     except (Exception, KeyboardInterrupt) as error:
         if isinstance(error, Exception) and not is_database_error(error):
             raise
-        stopped = ("interrupted" if isinstance(error, KeyboardInterrupt)
-                   else describe_database_error(error, given_dsns(args)))
+        interrupted = isinstance(error, KeyboardInterrupt)
+        print("interrupted" if interrupted else describe_database_error(error, given_dsns(args)), file=sys.stderr)
+        status = ExitStatus.INTERRUPTED if interrupted else database_error_status(error)
         done = f"after {last_done}" if last_done else "before the first date was written"
-        print(f"{stopped}\nStopped {done}. Rerun the same command to finish: it leaves the same rows for the dates "
-              "already written.", file=sys.stderr)
-        return ExitStatus.INTERRUPTED if isinstance(error, KeyboardInterrupt) else ExitStatus.DATABASE_ERROR
+        first = "Fix that, then rerun" if status == ExitStatus.DATABASE_REFUSED else "Rerun"
+        print(f"Stopped {done}. {first} the same command to finish: it leaves the same rows for the dates already "
+              "written.", file=sys.stderr)
+        return status
 
     print(
         f"{space.joint_type} {first_date}..{last_date}: {total_dates} date(s), {tally['written']} written, "
