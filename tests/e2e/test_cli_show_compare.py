@@ -23,11 +23,11 @@ def test_show_csv_lists_norms_and_cosine_to_the_previous_available_day(capsys, s
     assert status == 0, err
     rows = list(csv.DictReader(io.StringIO(out)))
     assert [(r["as_of_date"], r["region"], r["filters"], r["model_id"]) for r in rows] == [
-        (d0.isoformat(), "US", "country=US", "joint-regime-core-v1"),
-        (d1.isoformat(), "US", "country=US", "joint-regime-core-v1"),
-        (d3.isoformat(), "US", "country=US", "joint-regime-core-v1"),
-        (d4.isoformat(), "US", "country=US", "joint-regime-core-v1"),
-        (d1.isoformat(), "US", "country=US", "joint-regime-core-v2"),
+        (d0.isoformat(), "US", '{"country":"US"}', "joint-regime-core-v1"),
+        (d1.isoformat(), "US", '{"country":"US"}', "joint-regime-core-v1"),
+        (d3.isoformat(), "US", '{"country":"US"}', "joint-regime-core-v1"),
+        (d4.isoformat(), "US", '{"country":"US"}', "joint-regime-core-v1"),
+        (d1.isoformat(), "US", '{"country":"US"}', "joint-regime-core-v2"),
     ]
     expected = [  # (vector, previous vector, previous date)
         (vectors["d0"], vectors["before"], d0 - timedelta(days=3)),
@@ -69,9 +69,9 @@ def test_show_says_so_when_there_is_nothing(capsys, stored_macro_series):
 # --- compare ----------------------------------------------------------------------------------------------
 
 
-MACRO_US = "REGIME_MACRO_V0 [country=US]"
-NEWS_EN = "REGIME_CONTEXT_V0 [language=en]"
-NEWS_DE = "REGIME_CONTEXT_V0 [language=de]"
+MACRO_US = 'REGIME_MACRO_V0 {"country":"US"}'
+NEWS_EN = 'REGIME_CONTEXT_V0 {"language":"en"}'
+NEWS_DE = 'REGIME_CONTEXT_V0 {"language":"de"}'
 
 
 def test_compare_gives_same_day_and_day_over_day_cosines_matching_numpy(capsys, two_spaces, tmp_path):
@@ -151,3 +151,30 @@ def test_show_binds_the_region_so_a_quote_is_only_data(clean_databases, stored_m
     assert env_status.returncode == 0, env_status.stderr
     rows = list(csv.DictReader(io.StringIO(env_status.stdout)))
     assert [(row["region"], row["dim"], row["l2_norm"]) for row in rows] == [("U'S", "8", repr(float(np.sqrt(8))))]
+
+
+@pytest.mark.parametrize(("where", "message"), [
+    ("a folder", "is a directory; name a file in it"),
+    ("noext", "must name a .png file"),
+    ("out.xyz", "must name a .png file"),
+    ("a file/plot.png", "is a file, not a folder"),
+])
+def test_a_plot_path_that_cannot_be_written_is_refused_before_any_work(capsys, two_spaces, tmp_path, where, message):
+    (tmp_path / "a folder").mkdir()
+    (tmp_path / "a file").write_text("not a folder")
+    before = sorted(path.name for path in tmp_path.rglob("*"))
+    status, out, err = run_main(capsys, "compare", "--region", "US", "--date-range", "2025-03-03", "2025-03-07",
+                                "--plot", str(tmp_path / where))
+    assert status == 2 and out == ""  # refused by the argument parser: no table printed first
+    assert message in err and "Traceback" not in err
+    assert sorted(path.name for path in tmp_path.rglob("*")) == before  # nothing written
+
+
+def test_the_plot_reported_is_the_file_written_and_a_replaced_file_is_said_so(capsys, two_spaces, tmp_path):
+    plot = tmp_path / "new" / "us.png"
+    args = ("compare", "--region", "US", "--date-range", "2025-03-03", "2025-03-06", "--plot", str(plot))
+    status, _out, err = run_main(capsys, *args)
+    assert status == 0 and f"Plot written to {plot.resolve()}\n" in err
+    assert_plot_is_a_real_picture(plot)
+    status, _out, err = run_main(capsys, *args)
+    assert status == 0 and f"Plot written to {plot.resolve()} (replaced the file that was there)" in err

@@ -8,7 +8,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from datetime import date
+import os
+import re
+from datetime import date, timedelta
+from pathlib import Path
 
 from joint_context.spaces import JointSpace, space_by_name
 
@@ -52,11 +55,44 @@ def weight(text: str) -> float:
     return value
 
 
+UNITS = {"s": "seconds", "m": "minutes", "h": "hours"}
+
+
+def duration(text: str) -> timedelta:
+    """``600``, ``600s``, ``10m``, ``1h`` (``0``: no limit)."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smh]?)", text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 600, 600s, 10m or 1h")
+    amount, unit = float(match.group(1)), match.group(2) or "s"
+    return timedelta(**{UNITS[unit]: amount})
+
+
+def png_path(text: str) -> Path:
+    """A PNG file that can be written: ``.png`` suffix, not a directory, in a folder that is (or can be) there."""
+    path = Path(text).expanduser()
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a directory; name a file in it, e.g. {path / 'plot.png'}")
+    if path.suffix.lower() != ".png":
+        raise argparse.ArgumentTypeError(f"{text!r} must name a .png file (the plot is a PNG)")
+    folder = path.parent.resolve()
+    while not folder.exists():  # the folders missing are created when the plot is written
+        folder = folder.parent
+    if not folder.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r}: {folder} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise argparse.ArgumentTypeError(f"{text!r} cannot be written (no permission)")
+    return path
+
+
 class DateRange(argparse.Action):
-    """``--date-range START END``: two ISO dates, START <= END, stored as a ``(first, last)`` tuple."""
+    """``--date-range START END``: two ISO dates, START <= END, stored as a ``(first, last)`` tuple. END is before
+    ``date.max``: a day's window ends at the next day, which must exist."""
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:
         first_date, last_date = values
         if last_date < first_date:
             raise argparse.ArgumentError(self, f"START {first_date} is after END {last_date}")
+        if last_date == date.max:
+            raise argparse.ArgumentError(self, f"END {last_date} is the last date there is; a day's window ends at "
+                                               "the next day: use 9999-12-30 or earlier")
         setattr(namespace, self.dest, (first_date, last_date))

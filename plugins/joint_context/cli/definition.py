@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from joint_context.cli import argtypes
 from joint_context.cli.status import ExitStatus
-from joint_context.connections import DATABASE_ROLES
+from joint_context.connections import DATABASE_ROLES, DEFAULT_STATEMENT_TIMEOUT
 from joint_context.spaces import REGIME_CONTEXT_V0, REGIME_MACRO_V0, SPACES
 
 PROGRAM = "joint-context"
@@ -98,7 +97,9 @@ def _compare(commands) -> None:
         )
     compare.add_argument("--joint-model-id", default=REGIME_MACRO_V0.default_joint_model_id,
                          help="joint model_id of both spaces (default %(default)s)")
-    compare.add_argument("--plot", type=Path, metavar="FILE.png", help="draw the similarities as a time series")
+    compare.add_argument("--plot", type=argtypes.png_path, metavar="FILE.png",
+                         help="draw the similarities as a time series into this PNG file (checked before any work; "
+                              "an existing file is replaced, and the output says so)")
     compare.add_argument("--csv", action="store_true", help="CSV on stdout instead of a table")
     add_database_options(compare, "historical")
 
@@ -123,7 +124,13 @@ def add_date_range_option(parser: argparse.ArgumentParser) -> None:
 
 
 def add_database_options(parser: argparse.ArgumentParser, role: str) -> None:
-    """``--<role>-conn-id`` or ``--<role>-dsn``, not both (no argparse default: the environment is read later)."""
+    """``--<role>-conn-id`` or ``--<role>-dsn``, not both (no argparse default: the environment is read later);
+    with the first database, the ``--statement-timeout`` of every query."""
+    if not any(action.dest == "statement_timeout" for action in parser._actions):
+        parser.add_argument("--statement-timeout", type=argtypes.duration, default=DEFAULT_STATEMENT_TIMEOUT,
+                            metavar="DURATION",
+                            help="the server cancels any one query running longer, as in the DAG (e.g. 600s, 30m, "
+                                 "1h; 0 = no limit; default 10m)")
     conn_id, variable = DATABASE_ROLES[role]
     group = parser.add_mutually_exclusive_group()
     group.add_argument(f"--{role}-conn-id", metavar="CONN_ID",

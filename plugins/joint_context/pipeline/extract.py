@@ -83,6 +83,8 @@ def extract_range(
     """
     if last_date < first_date:
         raise JointDataError(f"empty date range: {first_date} is after {last_date}")
+    if last_date == date.max:  # the day's window ends at the next day
+        raise JointDataError(f"as_of_date {last_date} is the last date there is; its day has no end to bound it")
     dates = dates_between(first_date, last_date)
     day_errors: dict[date, JointDataError] = {}
     text_by_filters: dict[tuple, dict[date, TextAccumulator]] = {}

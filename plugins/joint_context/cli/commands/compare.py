@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date
 
 from joint_context.cli.core import UsageError
 from joint_context.cli.output import note, print_table, write_csv
@@ -24,7 +23,7 @@ def chosen_filters(args: argparse.Namespace) -> dict[str, dict]:
         if unknown:
             raise UsageError(f"--{space.filters_key.replace('_', '-')}: {unknown} not a filter of "
                              f"{space.joint_type}; it accepts {list(space.filter_names)}")
-        chosen[space.joint_type] = filters
+        chosen[space.joint_type] = space.canonical_filters(filters)
     return chosen
 
 
@@ -36,15 +35,19 @@ def run(args: argparse.Namespace) -> ExitStatus:
             import matplotlib  # noqa: F401
         except ImportError:
             raise UsageError("--plot needs matplotlib, which this environment lacks (pip install matplotlib)") from None
-    from joint_context.views import compare_spaces, fetch_joint_vectors
+    from joint_context.comparison import compare_spaces
+    from joint_context.views import fetch_joint_vectors
 
     rows_by_space = {}
-    with args.historical_db.open() as historical_conn:
+    with args.historical_db.open(args.statement_timeout) as historical_conn:
         for space in COMPARED_SPACES:
-            rows = fetch_joint_vectors(historical_conn, space, first_date=first_date, last_date=last_date,
-                                       regions=[args.region], model_id=args.joint_model_id)
-            if space.joint_type in filters:
-                rows = [row for row in rows if row.filters == filters[space.joint_type]]
+            stored = fetch_joint_vectors(historical_conn, space, first_date=first_date, last_date=last_date,
+                                         regions=[args.region], model_id=args.joint_model_id)
+            if stored.foreign:
+                note(stored.foreign_note(space))
+            rows = stored.rows
+            if space.joint_type in filters:  # a case-insensitive filter matches whatever case a row holds
+                rows = [row for row in rows if space.canonical_filters(row.filters) == filters[space.joint_type]]
             rows_by_space[space.joint_type] = rows
     first_space, second_space = COMPARED_SPACES
     comparison = compare_spaces(rows_by_space[first_space.joint_type], rows_by_space[second_space.joint_type],
@@ -58,7 +61,7 @@ def run(args: argparse.Namespace) -> ExitStatus:
             return ExitStatus.FAILED_DATES
         return ExitStatus.OK
 
-    series = comparison_series(comparison)
+    series = comparison.series()
     dates = sorted({as_of_date for values in series.values() for as_of_date in values})
     records = ([day.isoformat(), *(values.get(day) for values in series.values())] for day in dates)
     if args.csv:
@@ -71,22 +74,9 @@ def run(args: argparse.Namespace) -> ExitStatus:
     if args.plot:
         from joint_context.cli.plot import plot_comparison
 
+        replaced = args.plot.exists()
         plot_comparison(args.plot, series, title=f"Region {args.region}: {first_space.joint_type} vs "
                                                  f"{second_space.joint_type}, {first_date}..{last_date}")
-        note(f"Plot written to {args.plot}")
+        note(f"Plot written to {args.plot.resolve()}{' (replaced the file that was there)' if replaced else ''}")
     return ExitStatus.OK
 
-
-def comparison_series(comparison) -> dict[str, dict[date, float | None]]:
-    """Labelled date→cosine series: same-day across the spaces first, then day over day within each."""
-    series: dict[str, dict[date, float | None]] = {
-        f"same day: {label}": values for label, values in comparison.cross_cosines.items()
-    }
-    labels = comparison.series_labels()
-    for space, rows in ((comparison.first_space, comparison.first_rows),
-                        (comparison.second_space, comparison.second_rows)):
-        for row in rows:
-            values = series.setdefault(f"day over day: {labels[(space.joint_type, row.series_key)]}", {})
-            if row.previous_cosine is not None:
-                values[row.as_of_date] = row.previous_cosine
-    return series

@@ -14,9 +14,12 @@ def run(args: argparse.Namespace) -> ExitStatus:
     from joint_context.views import fetch_joint_vectors
 
     space, (first_date, last_date) = args.space, args.date_range
-    with args.historical_db.open() as historical_conn:
-        rows = fetch_joint_vectors(historical_conn, space, first_date=first_date, last_date=last_date,
-                                   regions=args.region, model_id=args.joint_model_id)
+    with args.historical_db.open(args.statement_timeout) as historical_conn:
+        stored = fetch_joint_vectors(historical_conn, space, first_date=first_date, last_date=last_date,
+                                     regions=args.region, model_id=args.joint_model_id)
+    if stored.foreign:
+        note(stored.foreign_note(space))
+    rows = stored.rows
     if not rows:
         regions = ", ".join(args.region) or "any region"
         model = f", model_id {args.joint_model_id}" if args.joint_model_id else ""
