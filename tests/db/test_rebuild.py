@@ -101,6 +101,7 @@ def test_a_database_error_stops_after_the_dates_already_committed(ten_days, tran
 def rebuild_peak_bytes(clean_databases, transactional_conns, regions: list[str], days: int) -> int:
     """Seed ``days`` days of one 384-dim regime and one text vector per region, rebuild them, and return the peak
     of the Python heap the rebuild traced (numpy arrays included)."""
+    import logging
     import tracemalloc
 
     clean_databases.truncate()
@@ -121,12 +122,16 @@ def rebuild_peak_bytes(clean_databases, transactional_conns, regions: list[str],
             " SELECT 'MACRO', event_id::text, 'text-macro-v1', %s FROM events",
             (regions, first, first, days, np.full(dimension, 0.5, dtype="<f4").tobytes()))
     config = RunConfig.from_params(REGIME_MACRO_V0, {"contexts": [{"region": r, "country": r} for r in regions]})
+    # pytest's log capture keeps every record (a few per date) whenever an earlier test has turned INFO on: that
+    # would measure the harness, not the rebuild.
+    logging.disable(logging.INFO)
     tracemalloc.start()
     try:
         outcomes = list(rebuild_range(*transactional_conns, config, first, first + timedelta(days=days - 1)))
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
+        logging.disable(logging.NOTSET)
     assert [outcome.status for outcome in outcomes] == ["written"] * days
     return peak
 

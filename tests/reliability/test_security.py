@@ -186,9 +186,12 @@ def test_servers_started_by_the_demo_tests_and_benchmark_bind_loopback_only():
     assert offending == []
 
 
-SPAWNS = {  # an Airflow server started as ["<command>", ...] and what keeps it off other interfaces
-    re.compile(r"""\[\s*["']api-server["']"""): re.compile(r"""["']--host["'],\s*["']127\.0\.0\.1["']"""),
-    re.compile(r"""\[\s*["'](scheduler|triggerer)["']|["']celery["'],\s*["']worker["']"""):
+# An Airflow server started as ["<command>", ...] (a list literal, not a subscript like processes["api-server"])
+# and what keeps it off other interfaces.
+ARGV = r"""(?<![\w\]\)])\[\s*"""
+SPAWNS = {
+    re.compile(ARGV + r"""["']api-server["']"""): re.compile(r"""["']--host["'],\s*["']127\.0\.0\.1["']"""),
+    re.compile(ARGV + r"""["'](scheduler|triggerer)["']|["']celery["'],\s*["']worker["']"""):
         re.compile(r"""["']--skip-serve-logs["']"""),  # the log server would listen on every interface
 }
 
@@ -201,6 +204,7 @@ def test_airflow_servers_started_by_the_tests_listen_on_loopback_only():
         for line in path.read_text().splitlines()
         if any(command.search(line) for command in SPAWNS)
     ]
+    assert any("api-server" in line for _path, line in spawns)  # the pattern still finds the real spawns
     offending = [(path, line.strip()) for path, line in spawns
                  if not all(guard.search(line) for command, guard in SPAWNS.items() if command.search(line))]
     assert offending == []
