@@ -28,10 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Joint regime + text context embeddings: bulk backfill and inspection.",
         epilog=ExitStatus.epilog(),
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{backfill,show,compare}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{backfill,show,compare,adopt-legacy}")
     _backfill(commands)
     _show(commands)
     _compare(commands)
+    _adopt_legacy(commands)
     return parser
 
 
@@ -104,6 +105,22 @@ def _compare(commands) -> None:
     add_database_options(compare, "historical")
 
 
+def _adopt_legacy(commands) -> None:
+    adopt = commands.add_parser(
+        "adopt-legacy", help="give rows the upstream scripts wrote the space's keys: one row per key",
+        description="Find a space's rows written in the upstream scripts' flat entity_scope shape (or in another "
+                    "case of a case-insensitive filter, or duplicated), map each to the space's key, and per key "
+                    "keep one row: the space's own newest row where there is one (the others are deleted), else "
+                    "the newest upstream row rewritten into the space's shape. One transaction per date, under "
+                    "the writers' locks; rows that map to no key are reported and left alone. Idempotent.",
+    )
+    add_space_option(adopt)
+    add_date_range_option(adopt, required=False, default_help=" (default: every date)")
+    adopt.add_argument("--dry-run", action="store_true", help="print what would change; change nothing")
+    adopt.add_argument("--csv", action="store_true", help="CSV on stdout instead of a table")
+    add_database_options(adopt, "historical")
+
+
 def add_space_regions_and_dates(parser: argparse.ArgumentParser, *, regions_help: str) -> None:
     """``--space``, repeatable ``--region`` and ``--date-range``: what a command over a space's rows needs."""
     add_space_option(parser)
@@ -117,10 +134,11 @@ def add_space_option(parser: argparse.ArgumentParser) -> None:
                         help=f"joint type or DAG id (default {REGIME_MACRO_V0.joint_type}); one of {names}")
 
 
-def add_date_range_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--date-range", nargs=2, required=True, type=argtypes.iso_date, action=argtypes.DateRange,
+def add_date_range_option(parser: argparse.ArgumentParser, *, required: bool = True, default_help: str = "") -> None:
+    parser.add_argument("--date-range", nargs=2, required=required, type=argtypes.iso_date, action=argtypes.DateRange,
                         metavar=("START", "END"),
-                        help="first and last as_of_date (UTC days, inclusive), e.g. 2025-01-01 2025-01-31")
+                        help="first and last as_of_date (UTC days, inclusive), e.g. 2025-01-01 2025-01-31"
+                             + default_help)
 
 
 def add_database_options(parser: argparse.ArgumentParser, role: str) -> None:

@@ -1,5 +1,5 @@
 """One module per command; each has ``run(args) -> ExitStatus``."""
 
-from joint_context.cli.commands import backfill, compare, show
+from joint_context.cli.commands import adopt_legacy, backfill, compare, show
 
-COMMANDS = {"backfill": backfill.run, "show": show.run, "compare": compare.run}
+COMMANDS = {"backfill": backfill.run, "show": show.run, "compare": compare.run, "adopt-legacy": adopt_legacy.run}
