@@ -12,6 +12,8 @@ Airflow 3 (task SDK)                        Airflow 2.11
 ``airflow.sdk.Param``                       ``airflow.models.param.Param``
 ``airflow.sdk.Context``                     ``airflow.utils.context.Context``
 ``airflow.sdk.exceptions.Airflow*``         ``airflow.exceptions.Airflow*``
+``airflow.sdk.DeadlineAlert`` (+ Reference,  ``None``: deadlines are Airflow 3 only (the factory refuses one)
+``airflow.sdk...callback.Callback``)
 
 ``airflow.timetables.interval.CronDataIntervalTimetable`` and the postgres provider's ``PostgresHook`` live at
 the same path in both, so they are imported directly. ``tests/airflow2`` runs ``dags/`` on Airflow 2.11.
@@ -28,7 +30,17 @@ if _BASE_VERSION < Version("2.11.0"):
 AIRFLOW_V_3_0_PLUS = _BASE_VERSION >= Version("3.0.0")
 
 if AIRFLOW_V_3_0_PLUS:
-    from airflow.sdk import DAG, Asset, BaseOperator, BaseSensorOperator, Context, Param
+    from airflow.sdk import (
+        DAG,
+        Asset,
+        BaseOperator,
+        BaseSensorOperator,
+        Context,
+        DeadlineAlert,
+        DeadlineReference,
+        Param,
+    )
+    from airflow.sdk.definitions.callback import Callback
     from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
 else:
     from airflow.datasets import Dataset as Asset
@@ -39,6 +51,8 @@ else:
     from airflow.sensors.base import BaseSensorOperator
     from airflow.utils.context import Context
 
+    DeadlineAlert = DeadlineReference = Callback = None  # deadlines are Airflow 3 only
+
 __all__ = [
     "AIRFLOW_VERSION",
     "AIRFLOW_V_3_0_PLUS",
@@ -48,6 +62,9 @@ __all__ = [
     "Asset",
     "BaseOperator",
     "BaseSensorOperator",
+    "Callback",
     "Context",
+    "DeadlineAlert",
+    "DeadlineReference",
     "Param",
 ]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import pendulum
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from joint_context.compat import DAG, Asset, Param
+from joint_context.compat import AIRFLOW_V_3_0_PLUS, DAG, Asset, DeadlineAlert, DeadlineReference, Param
 from joint_context.config import params_schema
 from joint_context.connections import DEFAULT_STATEMENT_TIMEOUT
 from joint_context.operators import (
@@ -17,6 +19,9 @@ from joint_context.operators import (
     WriteJointEmbeddingsOperator,
 )
 from joint_context.spaces import JointSpace
+
+if TYPE_CHECKING:
+    from joint_context.compat import Callback
 
 DEFAULT_START_DATE = pendulum.datetime(2025, 1, 1, tz="UTC")
 DAILY_AT_MIDNIGHT_UTC = "0 0 * * *"
@@ -34,6 +39,13 @@ def build_joint_context_dag(
     wait_timeout: timedelta = timedelta(hours=6),
     max_active_runs: int = 16,
     statement_timeout: timedelta | None = DEFAULT_STATEMENT_TIMEOUT,
+    task_timeout: timedelta = timedelta(minutes=30),
+    wait_poke_timeout: timedelta = timedelta(minutes=5),
+    wait_retries: int = 2,
+    dagrun_timeout: timedelta | None = None,
+    on_failure_callback: Callable | list[Callable] | None = None,
+    rows_due_after_day_end: timedelta | None = None,
+    on_rows_late: Callback | None = None,
 ) -> DAG:
     """The DAG computing ``space`` for the day each run covers.
 
@@ -51,7 +63,29 @@ def build_joint_context_dag(
     :param max_active_runs: runs (dates) that may run at once.
     :param statement_timeout: the databases cancel any one query of a task running longer, so a pathological
         day fails (and retries) instead of holding a worker; ``None`` leaves the connections' own setting.
+    :param task_timeout: ``execution_timeout`` of extract, aggregate and write (a hung task fails and retries).
+    :param wait_poke_timeout: ``execution_timeout`` of the sensor: in reschedule mode it bounds each poke, so a poke
+        that hangs (apache/airflow#68010) is killed and retried instead of holding the run.
+    :param wait_retries: retries of the sensor after a poke failed or was killed (a transient database error does
+        not fail a poke: it waits for the next one). A timeout waiting for regimes is never retried.
+    :param dagrun_timeout: a run still going after this long fails (default: ``wait_timeout`` + 2 hours).
+    :param on_failure_callback: called with the task's context when a task fails for good (retries used up or a
+        data error): any Airflow notifier, e.g. ``SmtpNotifier`` or ``SlackNotifier`` (docs/operating.md).
+    :param rows_due_after_day_end: Airflow 3: a deadline: when a run's rows are not written this long after the end
+        of the UTC day it processes (``timedelta(hours=6)``: by 06:00 UTC the next day), ``on_rows_late`` runs.
+    :param on_rows_late: the deadline's callback (``AsyncCallback(SlackWebhookNotifier, kwargs={...})``).
     """
+    if (rows_due_after_day_end is None) != (on_rows_late is None):
+        raise ValueError("rows_due_after_day_end and on_rows_late go together: give both or neither")
+    deadline = {}
+    if rows_due_after_day_end is not None:
+        if not AIRFLOW_V_3_0_PLUS:
+            raise ValueError("a deadline (rows_due_after_day_end) needs Airflow 3; on 2.11 alert on failure and "
+                             "dagrun_timeout instead")
+        # the logical date is the start of the UTC day processed: the day ends one day later
+        deadline["deadline"] = DeadlineAlert(reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
+                                             interval=timedelta(days=1) + rows_due_after_day_end,
+                                             callback=on_rows_late, name=f"{space.dag_id}_rows_late")
     with DAG(
         dag_id=space.dag_id,
         description=f"{space.title}: {space.joint_type} joint embeddings per region and UTC day",
@@ -60,14 +94,18 @@ def build_joint_context_dag(
         start_date=start_date,
         catchup=False,
         max_active_runs=max_active_runs,
+        dagrun_timeout=dagrun_timeout if dagrun_timeout is not None else wait_timeout + timedelta(hours=2),
         params={name: Param(**schema) for name, schema in params_schema(space).items()},
         default_args={
             "retries": retries,
             "retry_delay": retry_delay,
             "retry_exponential_backoff": True,
             "max_retry_delay": timedelta(minutes=30),
+            "execution_timeout": task_timeout,
+            "on_failure_callback": on_failure_callback,
         },
         tags=["joint-embeddings", space.joint_type],
+        **deadline,
     ) as dag:
         wait = RegimeAvailableSensor(
             task_id="wait_for_regimes",
@@ -75,7 +113,8 @@ def build_joint_context_dag(
             mode="reschedule",
             poke_interval=wait_poke_interval.total_seconds(),
             timeout=wait_timeout.total_seconds(),
-            retries=0,
+            execution_timeout=wait_poke_timeout,
+            retries=wait_retries,
             statement_timeout=statement_timeout,
         )
         extract = ExtractJointInputsOperator(task_id="extract", space=space, statement_timeout=statement_timeout)

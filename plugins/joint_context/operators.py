@@ -174,7 +174,9 @@ class WriteJointEmbeddingsOperator(BaseOperator):
 class RegimeAvailableSensor(BaseSensorOperator):
     """On scheduled runs, wait until every context's region has a regime row for the date.
 
-    Manual runs and backfills do not wait: a missing regime is skipped there, as it always was.
+    Manual runs and backfills do not wait: a missing regime is skipped there, as it always was. A transient
+    database error during a poke (refused or reset connection, restart, statement timeout) is logged and the
+    sensor pokes again at the next interval; an error no wait can fix (missing grant, table or column) fails it.
 
     :param space: the joint space whose contexts to check.
     :param as_of_date: the UTC day (templated; ``{{ ds }}`` by default).
@@ -216,8 +218,17 @@ class RegimeAvailableSensor(BaseSensorOperator):
         from joint_context.store import fetch_regimes
 
         regions = sorted({item.region for item in config.contexts})
-        with connection(self.runtime_conn_id, self.statement_timeout) as runtime_conn:
-            regimes = fetch_regimes(runtime_conn, regions, as_of_date, as_of_date)
+        with fail_without_retry_on_data_error():
+            try:
+                with connection(self.runtime_conn_id, self.statement_timeout) as runtime_conn:
+                    regimes = fetch_regimes(runtime_conn, regions, as_of_date, as_of_date)
+            except Exception as error:
+                if not (is_database_error(error) and is_transient(error)):
+                    raise
+                # a blip (refused or reset connection, restart, timeout) must not fail a run that may wait hours
+                self.log.warning("%s: could not read runtime_db.regimes (%s): a transient error; poking again "
+                                 "in %s s", as_of_date, describe_database_error(error), self.poke_interval)
+                return False
         self.missing_regions = [
             region for region in regions
             if regimes.get((region, as_of_date)) is None or regimes[(region, as_of_date)].regime_embedding is None
