@@ -103,8 +103,13 @@ def _compare(commands) -> None:
     compare.add_argument("--plot", type=argtypes.png_path, metavar="FILE.png",
                          help="draw the similarities as a time series into this PNG file (checked before any work; "
                               "an existing file is replaced, and the output says so)")
+    compare.add_argument("--plot-text-share", action="store_true",
+                         help="with --plot, a third panel: the text branch's share of each scope's joint vector per "
+                              "date, recomputed from the inputs with the DAG's default weights and "
+                              "branch_normalization none (reads runtime_db too)")
     compare.add_argument("--csv", action="store_true", help="CSV on stdout instead of a table")
     add_database_options(compare, "historical")
+    add_database_options(compare, "runtime")
 
 
 def _explain(commands) -> None:
