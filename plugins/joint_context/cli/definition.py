@@ -26,7 +26,7 @@ def filter_options() -> dict[str, tuple[str, list[str]]]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROGRAM,
-        description="Joint regime + text context embeddings: bulk backfill and inspection.",
+        description="Joint regime + text context embeddings: bulk backfill, inspection and explanation.",
         epilog=ExitStatus.epilog(),
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="{backfill,show,compare,explain}")
