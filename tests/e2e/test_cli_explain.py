@@ -91,6 +91,13 @@ def test_explain_compares_the_newest_row_of_a_key_and_says_when_it_differs(capsy
     assert "text share" in out and "cos(z_joint, z_text)" in out
 
 
+def test_a_stored_row_with_a_null_vector_is_named_not_compared(capsys, historical_conn, macro_day):
+    insert_joint_row(historical_conn, "REGIME_MACRO_V0", DAY, macro_scope("US", country="US"), None)
+    status, figures, _err = explain_json(capsys, "--region", "US", "--country", "US")
+    assert status == 0
+    assert figures["stored_row"]["equal"] is None and figures["stored_row"]["note"] == "NULL vector"
+
+
 def test_explain_reads_a_news_context_with_its_canonical_language(capsys, runtime_conn, historical_conn):
     rng = np.random.default_rng(43)
     regime, english = random_vectors(rng, 1)[0], random_vectors(rng, 2)
