@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import signal
+import statistics
 import sys
 import time
 from datetime import timedelta
@@ -102,6 +103,21 @@ def print_table(historical_dsn: str) -> None:
     print("-" * len(header))
     print(f"{totals['written']} joint vectors written, {totals['skipped']} skipped, {totals['failed']} failed; "
           f"rows in historical_db.joint_embeddings: {sum(rows_per_key.values())}")
+    print_text_shares(reports)
+
+
+def print_text_shares(reports: list[dict]) -> None:
+    """Per space, the text branch's share ``|w_t*z_text| / (|w_n*z_num| + |w_t*z_text|)`` over the month's vectors."""
+    print("\nText branch's share of each joint vector (joint-context explain shows one day's):")
+    for dag_id, joint_type in (("joint_regime_macro_context", "REGIME_MACRO_V0"),
+                               ("joint_regime_news_context", "REGIME_CONTEXT_V0")):
+        shares = sorted(context["text_share"] for report in reports if report["dag_id"] == dag_id and report["write"]
+                        for context in report["write"]["contexts"] if context.get("text_share") is not None)
+        if not shares:
+            print(f"  {joint_type}: no joint vector written")
+            continue
+        print(f"  {joint_type}: median {statistics.median(shares):.3g}, range {shares[0]:.3g}..{shares[-1]:.3g} "
+              f"over {len(shares)} vectors")
 
 
 def describe(report: dict, region: str, stored_rows: int, totals: dict) -> str:

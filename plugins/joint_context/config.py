@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 from joint_context.errors import JointDataError, ParamsError
 
-__all__ = ["RegionScope", "ParamsError", "RunConfig", "default_params", "params_schema", "parse_contexts"]
+__all__ = ["RegionScope", "ParamsError", "RunConfig", "default_params", "l2_model_id", "params_schema",
+           "parse_contexts"]
 from joint_context.spaces import JointSpace, canonical_json
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 MAX_IDENTIFIER_LENGTH = 64  # model_id / source_type / filter columns are varchar(<= 64)
 MAX_REGION_LENGTH = 32  # regimes.region is varchar(32)
+BRANCH_NORMALIZATION_VALUES = ("none", "l2")  # joint.BRANCH_NORMALIZATIONS, without importing numpy at parse time
 
 
 @dataclass(frozen=True)
@@ -73,17 +75,43 @@ class RunConfig:
         merged = {**defaults, **{key: value for key, value in params.items() if key in defaults}}
         contexts = parse_contexts(space, merged["contexts"])
         try:
-            joint_model = SimpleAverageJointModel(merged["numeric_weight"], merged["text_weight"])
+            joint_model = SimpleAverageJointModel(merged["numeric_weight"], merged["text_weight"],
+                                                  merged["branch_normalization"])
         except JointDataError as error:
             raise ParamsError(str(error)) from error
+        joint_model_id = _identifier(merged, "joint_model_id")
+        _check_model_id_matches_normalization(space, joint_model.branch_normalization, joint_model_id)
         return cls(
             space=space,
             contexts=contexts,
             joint_model=joint_model,
             text_model_id=_identifier(merged, "text_model_id"),
             source_type=_identifier(merged, "source_type"),
-            joint_model_id=_identifier(merged, "joint_model_id"),
+            joint_model_id=joint_model_id,
         )
+
+
+def l2_model_id(model_id: str) -> str:
+    """The naming convention of a model id whose rows are "l2" ones: ``-l2`` before the version suffix
+    (``joint-regime-core-v1`` → ``joint-regime-core-l2-v1``), else at the end."""
+    stem, dash, version = model_id.rpartition("-")
+    if dash and version[:1] == "v" and version[1:].isdigit():
+        return f"{stem}-l2-{version}"
+    return f"{model_id}-l2"
+
+
+def _check_model_id_matches_normalization(space: JointSpace, branch_normalization: str, joint_model_id: str) -> None:
+    """Rows of the two definitions never share a model_id: "l2" refuses the space's default id, "none" its
+    "l2" name."""
+    default_id = space.default_joint_model_id
+    if branch_normalization == "l2" and joint_model_id == default_id:
+        raise ParamsError(
+            f"branch_normalization \"l2\" needs its own joint_model_id: {default_id!r} names the rows of the "
+            f"\"none\" formula. Give another, by convention {l2_model_id(default_id)!r}")
+    if branch_normalization == "none" and joint_model_id == l2_model_id(default_id):
+        raise ParamsError(
+            f"joint_model_id {joint_model_id!r} names rows of branch_normalization \"l2\" by convention; with "
+            f"\"none\" use {default_id!r} or another id")
 
 
 def default_params(space: JointSpace) -> dict:
@@ -94,6 +122,7 @@ def default_params(space: JointSpace) -> dict:
         "text_model_id": space.default_text_model_id,
         "source_type": space.default_source_type,
         "joint_model_id": space.default_joint_model_id,
+        "branch_normalization": "none",
     }
 
 
@@ -130,6 +159,12 @@ def params_schema(space: JointSpace) -> dict[str, dict]:
         "text_model_id": {"default": defaults["text_model_id"], **identifier},
         "source_type": {"default": defaults["source_type"], **identifier},
         "joint_model_id": {"default": defaults["joint_model_id"], **identifier},
+        "branch_normalization": {
+            "default": "none", "type": "string", "enum": list(BRANCH_NORMALIZATION_VALUES),
+            "description": "none: the weighted average of the branches as they are (a raw regime vector outweighs "
+                           "a unit text vector); l2: each branch L2-normalised first, so the weights mean what they "
+                           f"say. l2 needs its own joint_model_id, e.g. {l2_model_id(defaults['joint_model_id'])}",
+        },
     }
 
 

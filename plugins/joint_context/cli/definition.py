@@ -7,8 +7,9 @@ import json
 
 from joint_context.cli import argtypes
 from joint_context.cli.status import ExitStatus
+from joint_context.config import BRANCH_NORMALIZATION_VALUES, l2_model_id
 from joint_context.connections import DATABASE_ROLES, DEFAULT_STATEMENT_TIMEOUT
-from joint_context.spaces import REGIME_CONTEXT_V0, REGIME_MACRO_V0, SPACES
+from joint_context.spaces import JOINT_MODEL_ID, REGIME_CONTEXT_V0, REGIME_MACRO_V0, SPACES
 
 PROGRAM = "joint-context"
 
@@ -25,13 +26,14 @@ def filter_options() -> dict[str, tuple[str, list[str]]]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROGRAM,
-        description="Joint regime + text context embeddings: bulk backfill and inspection.",
+        description="Joint regime + text context embeddings: bulk backfill, inspection and explanation.",
         epilog=ExitStatus.epilog(),
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{backfill,show,compare,adopt-legacy}")
+    commands = parser.add_subparsers(dest="command", required=True)  # argparse lists them: {backfill,show,...}
     _backfill(commands)
     _show(commands)
     _compare(commands)
+    _explain(commands)
     _adopt_legacy(commands)
     return parser
 
@@ -57,6 +59,7 @@ def _backfill(commands) -> None:
     backfill.add_argument("--source-type", help="text_embeddings.source_type (default: the space's)")
     backfill.add_argument("--numeric-weight", type=argtypes.weight, metavar="W", help="w_num (default 0.5)")
     backfill.add_argument("--text-weight", type=argtypes.weight, metavar="W", help="w_text (default 0.5)")
+    add_branch_normalization_option(backfill)
     add_database_options(backfill, "runtime")
     add_database_options(backfill, "historical")
     backfill.add_argument("--no-progress", action="store_true", help="no progress bar (e.g. in cron logs)")
@@ -101,8 +104,48 @@ def _compare(commands) -> None:
     compare.add_argument("--plot", type=argtypes.png_path, metavar="FILE.png",
                          help="draw the similarities as a time series into this PNG file (checked before any work; "
                               "an existing file is replaced, and the output says so)")
+    compare.add_argument("--plot-text-share", action="store_true",
+                         help="with --plot, a third panel: the text branch's share of each scope's joint vector per "
+                              "date, recomputed from the inputs with the DAG's default weights and "
+                              "branch_normalization none (reads runtime_db too)")
     compare.add_argument("--csv", action="store_true", help="CSV on stdout instead of a table")
     add_database_options(compare, "historical")
+    add_database_options(compare, "runtime")
+
+
+def _explain(commands) -> None:
+    explain = commands.add_parser(
+        "explain", help="recompute one day of one context and say how much the text branch weighs",
+        description="Recompute one (date, context) from its inputs with the DAG's own steps and print the L2 norm of "
+                    "each weighted branch, their shares of the sum, the cosine similarity of the joint vector with "
+                    "the regime vector and with the mean text vector, and whether the stored row of the key (if "
+                    "any) equals the recomputed vector. Nothing is written. A day without a joint vector (no regime, "
+                    f"no text, bad data) says why and exits {ExitStatus.FAILED_DATES.value}.",
+    )
+    add_space_option(explain)
+    explain.add_argument("--region", required=True, help="the context's region")
+    for name, (description, joint_types) in filter_options().items():
+        explain.add_argument(f"--{name.replace('_', '-')}", dest=f"filter_{name}", metavar="VALUE",
+                             help=f"{description} (space: {', '.join(joint_types)})")
+    explain.add_argument("--date", required=True, type=argtypes.iso_date, metavar="DATE",
+                         help="the as_of_date (UTC day), e.g. 2025-01-15")
+    explain.add_argument("--numeric-weight", type=argtypes.weight, metavar="W", help="w_num (default 0.5)")
+    explain.add_argument("--text-weight", type=argtypes.weight, metavar="W", help="w_text (default 0.5)")
+    add_branch_normalization_option(explain)
+    explain.add_argument("--text-model-id", help="text_embeddings.model_id to average (default: the space's)")
+    explain.add_argument("--source-type", help="text_embeddings.source_type (default: the space's)")
+    explain.add_argument("--joint-model-id", help="joint_embeddings.model_id of the stored row to compare with "
+                                                   "(default: joint-regime-core-v1)")
+    explain.add_argument("--format", choices=("table", "json"), default="table", help="output (default table)")
+    add_database_options(explain, "runtime")
+    add_database_options(explain, "historical")
+
+
+def add_branch_normalization_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--branch-normalization", choices=BRANCH_NORMALIZATION_VALUES,
+                        help="none (default): average the branches as they are; l2: L2-normalise each branch first, "
+                             "so the weights mean what they say (needs its own --joint-model-id, by convention "
+                             f"{l2_model_id(JOINT_MODEL_ID)})")
 
 
 def _adopt_legacy(commands) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import json
 import logging
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -37,6 +38,18 @@ def write_csv(columns: Sequence[str], records: Iterable[Sequence[object]]) -> No
     for record in records:
         writer.writerow(["" if value is None else repr(value) if isinstance(value, float) else value
                          for value in record])
+
+
+def print_figures(figures: Iterable[tuple[str, object]]) -> None:
+    """A two-column table of named figures on stdout: floats to six significant digits (a share of 3e-05 stays
+    readable), ``-`` for nothing."""
+    print_table(("figure", "value"), [(name, f"{value:.6g}" if isinstance(value, float) else value)
+                                      for name, value in figures])
+
+
+def write_json(value: object) -> None:
+    """One JSON document on stdout (floats at full precision)."""
+    print(json.dumps(value, indent=2, ensure_ascii=False))
 
 
 def note(message: str) -> None:

@@ -1,5 +1,11 @@
 """One module per command; each has ``run(args) -> ExitStatus``."""
 
-from joint_context.cli.commands import adopt_legacy, backfill, compare, show
+from joint_context.cli.commands import adopt_legacy, backfill, compare, explain, show
 
-COMMANDS = {"backfill": backfill.run, "show": show.run, "compare": compare.run, "adopt-legacy": adopt_legacy.run}
+COMMANDS = {
+    "backfill": backfill.run,
+    "show": show.run,
+    "compare": compare.run,
+    "explain": explain.run,
+    "adopt-legacy": adopt_legacy.run,
+}

@@ -18,7 +18,8 @@ from joint_context.config import RunConfig
 from joint_context.connections import describe_database_error, is_database_error
 from joint_context.spaces import JointSpace
 
-MODEL_OPTIONS = ("text_model_id", "joint_model_id", "source_type", "numeric_weight", "text_weight")
+MODEL_OPTIONS = ("text_model_id", "joint_model_id", "source_type", "numeric_weight", "text_weight",
+                 "branch_normalization")
 
 
 def backfill_params(space: JointSpace, args: argparse.Namespace) -> tuple[dict, list[str]]:

@@ -7,7 +7,7 @@ import argparse
 from joint_context.cli.core import UsageError
 from joint_context.cli.output import note, print_table, write_csv
 from joint_context.cli.status import ExitStatus
-from joint_context.spaces import REGIME_CONTEXT_V0, REGIME_MACRO_V0
+from joint_context.spaces import REGIME_CONTEXT_V0, REGIME_MACRO_V0, canonical_json
 
 COMPARED_SPACES = (REGIME_MACRO_V0, REGIME_CONTEXT_V0)
 
@@ -30,6 +30,8 @@ def chosen_filters(args: argparse.Namespace) -> dict[str, dict]:
 def run(args: argparse.Namespace) -> ExitStatus:
     first_date, last_date = args.date_range
     filters = chosen_filters(args)
+    if args.plot_text_share and not args.plot:
+        raise UsageError("--plot-text-share draws a panel of --plot's file: give --plot FILE.png too")
     if args.plot:
         try:
             import matplotlib  # noqa: F401
@@ -71,6 +73,8 @@ def run(args: argparse.Namespace) -> ExitStatus:
         for number, label in enumerate(series, start=1):
             print(f"  [{number}] {label}")
         print_table(("as_of_date", *(f"[{number}]" for number in range(1, len(series) + 1))), records)
+    if args.plot_text_share:
+        series.update(text_share_series(args, rows_by_space))
     if args.plot:
         from joint_context.cli.plot import plot_comparison
 
@@ -80,3 +84,27 @@ def run(args: argparse.Namespace) -> ExitStatus:
         note(f"Plot written to {args.plot.resolve()}{' (replaced the file that was there)' if replaced else ''}")
     return ExitStatus.OK
 
+
+
+def text_share_series(args: argparse.Namespace, rows_by_space: dict[str, list]) -> dict[str, dict]:
+    """Per scope shown, the text branch's share of its joint vector per date, recomputed from the inputs with the
+    DAG's default weights (``"text share: <joint type> <filters>"`` series)."""
+    from joint_context.config import RunConfig
+    from joint_context.pipeline.explain import text_shares
+
+    series: dict[str, dict] = {}
+    first_date, last_date = args.date_range
+    with (args.runtime_db.open(args.statement_timeout) as runtime_conn,
+          args.historical_db.open(args.statement_timeout) as historical_conn):
+        for space in COMPARED_SPACES:
+            scopes = {canonical_json(row.filters): row.filters for row in rows_by_space[space.joint_type]
+                      if space.canonical_filters(row.filters) == row.filters}
+            if not scopes:
+                continue
+            config = RunConfig.from_params(space, {"contexts": [{"region": args.region, **filters}
+                                                                for filters in scopes.values()]})
+            by_date = text_shares(runtime_conn, historical_conn, config, first_date, last_date)
+            for index, filters_text in enumerate(scopes):
+                series[f"text share: {space.joint_type} {filters_text}"] = {
+                    day: results[index].text_share for day, results in by_date.items()}
+    return series
