@@ -9,10 +9,11 @@ hook the tasks open their connections with), so they name the same tables as the
 
 from __future__ import annotations
 
+import attrs
 from airflow.providers.openlineage.extractors import OperatorLineage
 from attrs import define
 from openlineage.client.event_v2 import Dataset
-from openlineage.client.facet_v2 import RunFacet
+from openlineage.client.facet_v2 import RunFacet, column_lineage_dataset
 
 from joint_context.spaces import JointSpace
 
@@ -84,6 +85,34 @@ def input_datasets(runtime_conn_id: str, historical_conn_id: str, event_table: s
     ]
 
 
+def _field(dataset: Dataset, field: str, kind: str, subtype: str,
+           description: str) -> column_lineage_dataset.InputField:
+    return column_lineage_dataset.InputField(
+        namespace=dataset.namespace, name=dataset.name, field=field,
+        transformations=[column_lineage_dataset.Transformation(type=kind, subtype=subtype, description=description)],
+    )
+
+
+def column_lineage(space: JointSpace, inputs: list[Dataset]) -> column_lineage_dataset.ColumnLineageDatasetFacet:
+    """Which input columns make each column of the rows written (``inputs``: as :func:`input_datasets` gives them)."""
+    regimes, text, events = inputs
+    fields = {
+        "vector": [_field(regimes, "regime_embedding", "DIRECT", "TRANSFORMATION", "weighted with the text mean"),
+                   _field(text, "vector", "DIRECT", "AGGREGATION", "mean of the day's text vectors")],
+        "as_of_date": [_field(regimes, "as_of_date", "DIRECT", "IDENTITY", "the day processed"),
+                       _field(events, "timestamp", "INDIRECT", "FILTER", "events of that UTC day")],
+        "entity_scope": [_field(regimes, "region", "DIRECT", "IDENTITY", "region of the context")],
+    }
+    filters = [_field(events, name, "INDIRECT", "FILTER", f"the context's {space.filters_key}.{name}")
+               for name in space.filter_names]
+    return column_lineage_dataset.ColumnLineageDatasetFacet(
+        fields={name: column_lineage_dataset.Fields(inputFields=found) for name, found in fields.items()},
+        dataset=[*filters, _field(regimes, "created_at", "INDIRECT", "SORT", "the newest regime row wins"),
+                 _field(text, "source_type", "INDIRECT", "FILTER", "the run's source type"),
+                 _field(text, "model_id", "INDIRECT", "FILTER", "the run's text model")],
+    )
+
+
 def extract_lineage(space: JointSpace, runtime_conn_id: str, historical_conn_id: str, facts: dict) -> OperatorLineage:
     """The extract task's lineage: the three tables it reads, and what it found (``facts``: facet fields)."""
     return OperatorLineage(
@@ -95,8 +124,11 @@ def extract_lineage(space: JointSpace, runtime_conn_id: str, historical_conn_id:
 def write_lineage(space: JointSpace, runtime_conn_id: str, historical_conn_id: str, facts: dict) -> OperatorLineage:
     """The write task's lineage: ``joint_embeddings`` out, derived from the tables the extract read (so a lineage
     graph links them), and what the write did (``facts``: facet fields)."""
+    inputs = input_datasets(runtime_conn_id, historical_conn_id, space.event_table)
+    output = attrs.evolve(table_dataset(historical_conn_id, JOINT_EMBEDDINGS_TABLE),
+                          facets={"columnLineage": column_lineage(space, inputs)})
     return OperatorLineage(
-        inputs=input_datasets(runtime_conn_id, historical_conn_id, space.event_table),
-        outputs=[table_dataset(historical_conn_id, JOINT_EMBEDDINGS_TABLE)],
+        inputs=inputs,
+        outputs=[output],
         run_facets={RUN_FACET_NAME: JointContextRunFacet(joint_type=space.joint_type, **facts)},
     )

@@ -100,6 +100,15 @@ def test_a_run_emits_its_inputs_output_namespaces_and_counts(lineage_run, clean_
     assert facet == {"joint_type": "REGIME_MACRO_V0", "as_of_date": DAY.isoformat(),
                      "model_id": "joint-regime-core-v1", "contexts": 2, "regimes_found": 1,
                      "text_vectors_read": 4 + 3, "null_text_vectors": 1}
+    columns = write["outputs"][0]["facets"]["columnLineage"]
+    assert {name: [(f["namespace"], f["name"], f["field"]) for f in field["inputFields"]]
+            for name, field in columns["fields"].items()} == {
+        "vector": [(*inputs[0], "regime_embedding"), (*inputs[1], "vector")],
+        "as_of_date": [(*inputs[0], "as_of_date"), (*inputs[2], "timestamp")],
+        "entity_scope": [(*inputs[0], "region")],
+    }
+    assert {(*inputs[2], "country"), (*inputs[2], "event_type")} <= {
+        (f["namespace"], f["name"], f["field"]) for f in columns["dataset"]}
     facet = {key: value for key, value in write["run"]["facets"]["jointContext"].items() if not key.startswith("_")}
     assert facet == {"joint_type": "REGIME_MACRO_V0", "as_of_date": DAY.isoformat(),
                      "model_id": "joint-regime-core-v1", "contexts": 2, "text_vectors_read": 4 + 3,
