@@ -94,20 +94,39 @@ class ExtractJointInputsOperator(BaseOperator):
         self.runtime_conn_id = runtime_conn_id
         self.historical_conn_id = historical_conn_id
         self.statement_timeout = statement_timeout
+        self.lineage_facts: dict = {}  # what execute got to, for the OpenLineage facet
 
     def execute(self, context: Context) -> dict:
         from joint_context.pipeline import extract_day, log_extracted
 
+        self.lineage_facts = {"as_of_date": str(self.as_of_date)}
         with fail_without_retry_on_data_error():
             config = run_config(self.space, context)
             as_of_date = parse_as_of_date(self.as_of_date)
+            self.lineage_facts["model_id"] = config.joint_model_id
             with (
                 connection(self.runtime_conn_id, self.statement_timeout) as runtime_conn,
                 connection(self.historical_conn_id, self.statement_timeout) as historical_conn,
             ):
                 extracted = extract_day(runtime_conn, historical_conn, config, as_of_date)
         log_extracted(as_of_date, extracted)
+        self.lineage_facts.update(
+            contexts=len(extracted), regimes_found=sum(item.regime_vector is not None for item in extracted),
+            text_vectors_read=sum(item.text.vector_count for item in extracted),
+            null_text_vectors=sum(item.text.null_count for item in extracted),
+        )
         return {"as_of_date": as_of_date.isoformat(), "contexts": [item.to_xcom() for item in extracted]}
+
+    def get_openlineage_facets_on_complete(self, task_instance):
+        """OpenLineage (the provider's listener calls it): ``regimes``, ``text_embeddings`` and the event table
+        read, with the space, date and counts (``joint_context.lineage``; the provider is imported only here)."""
+        from joint_context.lineage import extract_lineage
+
+        return extract_lineage(self.space, self.runtime_conn_id, self.historical_conn_id, self.lineage_facts)
+
+    def get_openlineage_facets_on_failure(self, task_instance):
+        """The same datasets for a failed try, with the counts it got to (none if it failed before reading)."""
+        return self.get_openlineage_facets_on_complete(task_instance)
 
 
 class AggregateJointOperator(BaseOperator):
@@ -145,19 +164,23 @@ class WriteJointEmbeddingsOperator(BaseOperator):
     :param aggregated: the aggregate task's output (templated; pass ``aggregate_task.output``).
     :param historical_conn_id: Airflow connection to ``historical_db``.
     :param statement_timeout: the server cancels a statement running longer (``None``: the connection's setting).
+    :param runtime_conn_id: the extract's connection to ``runtime_db``: not opened, only named as an input in the
+        task's OpenLineage events.
     """
 
-    template_fields: Sequence[str] = ("aggregated", "historical_conn_id")
+    template_fields: Sequence[str] = ("aggregated", "historical_conn_id", "runtime_conn_id")
 
     def __init__(
         self, *, space: JointSpace, aggregated, historical_conn_id: str = HISTORICAL_CONN_ID,
-        statement_timeout: timedelta | None = None, **kwargs,
+        statement_timeout: timedelta | None = None, runtime_conn_id: str = RUNTIME_CONN_ID, **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         self.space = space
         self.aggregated = aggregated
         self.historical_conn_id = historical_conn_id
         self.statement_timeout = statement_timeout
+        self.runtime_conn_id = runtime_conn_id
+        self.lineage_facts: dict = {}  # what execute got to, for the OpenLineage facet
 
     def execute(self, context: Context) -> dict:
         from joint_context.pipeline import ScopeResult, log_outcomes, write_day
@@ -166,9 +189,27 @@ class WriteJointEmbeddingsOperator(BaseOperator):
             config = run_config(self.space, context)
             as_of_date = parse_as_of_date(self.aggregated["as_of_date"])
             results = [ScopeResult.from_xcom(item) for item in self.aggregated["results"]]
+            self.lineage_facts = {"as_of_date": as_of_date.isoformat(), "model_id": config.joint_model_id,
+                                  "contexts": len(results),
+                                  "text_vectors_read": sum(result.text_vector_count for result in results)}
             with connection(self.historical_conn_id, self.statement_timeout) as historical_conn:
                 outcomes = write_day(historical_conn, config, as_of_date, results)
-        return log_outcomes(as_of_date, results, outcomes)
+        summary = log_outcomes(as_of_date, results, outcomes)
+        counts = summary["counts"]
+        self.lineage_facts.update(contexts_written=counts["written"], contexts_replaced=counts["replaced"],
+                                  contexts_skipped=counts["skipped"], stale_rows_removed=counts["removed"])
+        return summary
+
+    def get_openlineage_facets_on_complete(self, task_instance):
+        """OpenLineage (the provider's listener calls it): ``joint_embeddings`` written from ``regimes``,
+        ``text_embeddings`` and the event table, with the space, date and counts (``joint_context.lineage``)."""
+        from joint_context.lineage import write_lineage
+
+        return write_lineage(self.space, self.runtime_conn_id, self.historical_conn_id, self.lineage_facts)
+
+    def get_openlineage_facets_on_failure(self, task_instance):
+        """The same datasets for a failed try, with the counts it got to (none written if the write failed)."""
+        return self.get_openlineage_facets_on_complete(task_instance)
 
 
 class RegimeAvailableSensor(BaseSensorOperator):
