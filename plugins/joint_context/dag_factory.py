@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.timetables.interval import CronDataIntervalTimetable
 
 from joint_context.compat import DAG, Asset, Param
 from joint_context.config import params_schema
@@ -17,6 +16,7 @@ from joint_context.operators import (
     WriteJointEmbeddingsOperator,
 )
 from joint_context.spaces import JointSpace
+from joint_context.timetables import ProcessedDayTimetable
 
 DEFAULT_START_DATE = pendulum.datetime(2025, 1, 1, tz="UTC")
 DAILY_AT_MIDNIGHT_UTC = "0 0 * * *"
@@ -38,7 +38,8 @@ def build_joint_context_dag(
     """The DAG computing ``space`` for the day each run covers.
 
     The timetable is a data-interval one: the run scheduled at 00:00 UTC covers the UTC day that has just
-    closed, and its ``{{ ds }}`` (the as_of_date) is that day's date, as for manual and backfill runs.
+    closed, and its ``{{ ds }}`` is that day's date; a manual run at logical date D covers D's UTC day
+    (:class:`~joint_context.timetables.ProcessedDayTimetable`), so every run's interval is the day it processes.
 
     :param space: the joint space (``REGIME_MACRO_V0``, ``REGIME_CONTEXT_V0``).
     :param doc_md: Markdown shown on the DAG's page.
@@ -56,7 +57,7 @@ def build_joint_context_dag(
         dag_id=space.dag_id,
         description=f"{space.title}: {space.joint_type} joint embeddings per region and UTC day",
         doc_md=doc_md,
-        schedule=CronDataIntervalTimetable(schedule_cron, timezone="UTC"),
+        schedule=ProcessedDayTimetable(schedule_cron, timezone="UTC"),
         start_date=start_date,
         catchup=False,
         max_active_runs=max_active_runs,
