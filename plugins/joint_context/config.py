@@ -6,16 +6,19 @@ No Airflow import: the DAG factory turns :func:`params_schema` into ``Param`` ob
 
 from __future__ import annotations
 
+import json
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING
 
 from joint_context.errors import JointDataError, ParamsError
 
 __all__ = ["RegionScope", "ParamsError", "RunConfig", "default_params", "l2_model_id", "params_schema",
-           "parse_contexts"]
-from joint_context.spaces import JointSpace, canonical_json
+           "parse_contexts", "parse_as_of_date_param"]
+from joint_context.spaces import TEXT_EMBEDDINGS_TABLE, JointSpace, canonical_json
 
 if TYPE_CHECKING:
     from joint_context.joint import SimpleAverageJointModel
@@ -23,6 +26,7 @@ if TYPE_CHECKING:
 MAX_IDENTIFIER_LENGTH = 64  # model_id / source_type / filter columns are varchar(<= 64)
 MAX_REGION_LENGTH = 32  # regimes.region is varchar(32)
 BRANCH_NORMALIZATION_VALUES = ("none", "l2")  # joint.BRANCH_NORMALIZATIONS, without importing numpy at parse time
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # JSON schema's "format": "date" (RFC 3339 full-date)
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,8 @@ class RegionScope:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Everything a run needs besides the date: contexts, the joint model, model ids and source type."""
+    """Everything a run needs besides the date: contexts, the joint model, model ids and source type; and the
+    day a run was told to process (``as_of_date``), when it was, which wins over its logical date."""
 
     space: JointSpace
     contexts: tuple[RegionScope, ...]
@@ -52,6 +57,7 @@ class RunConfig:
     text_model_id: str
     source_type: str
     joint_model_id: str
+    as_of_date: date | None = None
 
     def entity_scope(self, scope: RegionScope) -> dict:
         return self.space.entity_scope(scope.region, scope.filter_dict)
@@ -88,6 +94,7 @@ class RunConfig:
             text_model_id=_identifier(merged, "text_model_id"),
             source_type=_identifier(merged, "source_type"),
             joint_model_id=joint_model_id,
+            as_of_date=parse_as_of_date_param(merged.get("as_of_date")),
         )
 
 
@@ -123,11 +130,13 @@ def default_params(space: JointSpace) -> dict:
         "source_type": space.default_source_type,
         "joint_model_id": space.default_joint_model_id,
         "branch_normalization": "none",
+        "as_of_date": None,
     }
 
 
 def params_schema(space: JointSpace) -> dict[str, dict]:
-    """JSON schema keywords per param (with ``default``), for Airflow's ``Param`` and the trigger form."""
+    """JSON schema keywords per param (with ``default``), for Airflow's ``Param`` and the trigger form: each has a
+    ``title`` (the form's label) and a ``description`` (the help under it)."""
     defaults = default_params(space)
     identifier = {"type": "string", "minLength": 1, "maxLength": MAX_IDENTIFIER_LENGTH}
     context_properties = {
@@ -141,7 +150,16 @@ def params_schema(space: JointSpace) -> dict[str, dict]:
         },
     }
     weight = {"type": "number", "minimum": 0}
+    formula = "z_joint = (w_num * z_num + w_text * z_text) / (w_num + w_text)"
     return {
+        "as_of_date": {
+            "default": None, "type": ["null", "string"], "format": "date",
+            "title": "Day to process (UTC)",
+            "description": "The UTC day whose regimes and texts are read and whose rows are written (in a conf: "
+                           "YYYY-MM-DD, e.g. 2025-01-02). Empty: the UTC day of the run's logical date; the logical "
+                           "date picker follows your browser's time zone, so set this field to be sure of the day. "
+                           "Manual runs only: a backfill's or a scheduled run's day is its own.",
+        },
         "contexts": {
             "default": defaults["contexts"],
             "type": "array",
@@ -152,20 +170,70 @@ def params_schema(space: JointSpace) -> dict[str, dict]:
                 "required": ["region"],
                 "additionalProperties": False,
             },
-            "description": f"Regions and optional filters ({', '.join(space.filter_names)}); one row each.",
+            "title": "Contexts: regions and text filters",
+            "description": contexts_description(space),
         },
-        "numeric_weight": {"default": 0.5, **weight, "description": "w_num, >= 0 (w_num + w_text > 0)"},
-        "text_weight": {"default": 0.5, **weight, "description": "w_text, >= 0 (w_num + w_text > 0)"},
-        "text_model_id": {"default": defaults["text_model_id"], **identifier},
-        "source_type": {"default": defaults["source_type"], **identifier},
-        "joint_model_id": {"default": defaults["joint_model_id"], **identifier},
+        "numeric_weight": {
+            "default": 0.5, **weight,
+            "title": "Weight of the regime embedding (w_num)",
+            "description": f"w_num in {formula}. A number >= 0; w_num + w_text must be > 0. With 0.5 and 0.5 the "
+                           "joint vector is the plain average of the regime vector and the mean text vector.",
+        },
+        "text_weight": {
+            "default": 0.5, **weight,
+            "title": "Weight of the text embedding (w_text)",
+            "description": f"w_text in {formula}, where z_text is the mean of the day's text vectors. A number >= 0; "
+                           "w_num + w_text must be > 0.",
+        },
+        "text_model_id": {
+            "default": defaults["text_model_id"], **identifier,
+            "title": "Text embedding model",
+            "description": f"Only text vectors of this model are averaged: {TEXT_EMBEDDINGS_TABLE}.model_id equals "
+                           f"this value (default {defaults['text_model_id']}).",
+        },
+        "source_type": {
+            "default": defaults["source_type"], **identifier,
+            "title": "Text source type",
+            "description": f"Only text vectors of this source are averaged: {TEXT_EMBEDDINGS_TABLE}.source_type "
+                           f"equals this value (default {defaults['source_type']}).",
+        },
+        "joint_model_id": {
+            "default": defaults["joint_model_id"], **identifier,
+            "title": "Joint model id (written)",
+            "description": "The model_id written on each joint row, part of its key: a run replaces the rows of "
+                           "this id only. Change it only to keep a second version of the rows apart "
+                           f"(default {defaults['joint_model_id']}).",
+        },
         "branch_normalization": {
             "default": "none", "type": "string", "enum": list(BRANCH_NORMALIZATION_VALUES),
+            "title": "Branch normalization",
             "description": "none: the weighted average of the branches as they are (a raw regime vector outweighs "
                            "a unit text vector); l2: each branch L2-normalised first, so the weights mean what they "
                            f"say. l2 needs its own joint_model_id, e.g. {l2_model_id(defaults['joint_model_id'])}",
         },
     }
+
+
+def contexts_description(space: JointSpace) -> str:
+    """What a context is, every filter of ``space`` with what it matches, and an example (the form shows no more)."""
+    filters = "; ".join(f"{text_filter.name}: {text_filter.description}" for text_filter in space.filters)
+    example = json.dumps(list(space.example_contexts or space.default_contexts))
+    return (f"A list of contexts; each writes one row per day. A context is a region (runtime_db.regimes.region, "
+            f"e.g. US) plus optional filters on the texts of {space.event_table}, left out or null when not "
+            f"applied ({filters}). Example: {example}. A context without a regime or without texts that day "
+            "gets no row.")
+
+
+def parse_as_of_date_param(value: object) -> date | None:
+    """The ``as_of_date`` param: ``None`` (the logical date's day) or an ISO date ``YYYY-MM-DD``."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not ISO_DATE.fullmatch(value):
+        raise ParamsError(f"as_of_date must be a date like 2025-01-02 (YYYY-MM-DD) or null, got {value!r}")
+    try:
+        return date.fromisoformat(value)
+    except ValueError as error:
+        raise ParamsError(f"as_of_date {value!r} is not a calendar date: {error}") from None
 
 
 def parse_contexts(space: JointSpace, raw_contexts: object) -> tuple[RegionScope, ...]:

@@ -7,7 +7,6 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import pendulum
-from airflow.timetables.interval import CronDataIntervalTimetable
 
 from joint_context.compat import AIRFLOW_V_3_0_PLUS, DAG, Asset, DeadlineAlert, DeadlineReference, Param
 from joint_context.config import params_schema
@@ -19,6 +18,7 @@ from joint_context.operators import (
     WriteJointEmbeddingsOperator,
 )
 from joint_context.spaces import JointSpace
+from joint_context.timetables import ProcessedDayTimetable
 
 if TYPE_CHECKING:
     from joint_context.compat import Callback
@@ -50,7 +50,8 @@ def build_joint_context_dag(
     """The DAG computing ``space`` for the day each run covers.
 
     The timetable is a data-interval one: the run scheduled at 00:00 UTC covers the UTC day that has just
-    closed, and its ``{{ ds }}`` (the as_of_date) is that day's date, as for manual and backfill runs.
+    closed, and its ``{{ ds }}`` is that day's date; a manual run at logical date D covers D's UTC day
+    (:class:`~joint_context.timetables.ProcessedDayTimetable`), so every run's interval is the day it processes.
 
     :param space: the joint space (``REGIME_MACRO_V0``, ``REGIME_CONTEXT_V0``).
     :param doc_md: Markdown shown on the DAG's page.
@@ -90,7 +91,7 @@ def build_joint_context_dag(
         dag_id=space.dag_id,
         description=f"{space.title}: {space.joint_type} joint embeddings per region and UTC day",
         doc_md=doc_md,
-        schedule=CronDataIntervalTimetable(schedule_cron, timezone="UTC"),
+        schedule=ProcessedDayTimetable(schedule_cron, timezone="UTC"),
         start_date=start_date,
         catchup=False,
         max_active_runs=max_active_runs,

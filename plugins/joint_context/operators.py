@@ -25,7 +25,7 @@ from joint_context.connections import (
     is_transient,
     what_to_fix,
 )
-from joint_context.errors import JointDataError
+from joint_context.errors import JointDataError, ParamsError
 from joint_context.spaces import JointSpace
 
 if TYPE_CHECKING:
@@ -50,11 +50,26 @@ def fail_without_retry_on_data_error() -> Iterator[None]:
                                    f"{' until it is fixed: ' + fix if fix else ''}") from error
 
 
+# The day a task processes: the ``as_of_date`` param when set (the trigger form's time-zone-free day), else ``ds``.
+AS_OF_DATE_TEMPLATE = "{{ params.as_of_date or ds }}"
+
+
 def run_config(space: JointSpace, context: Context) -> RunConfig:
-    """The run's validated config from ``params``, rejecting unknown ``dag_run.conf`` keys."""
+    """The run's validated config from ``params``, rejecting unknown ``dag_run.conf`` keys, and an ``as_of_date``
+    on a scheduled or backfill run (each of those processes its own day: one date for all would be a mistake)."""
     dag_run = context.get("dag_run")
     conf_keys = (getattr(dag_run, "conf", None) or {}).keys()
-    return RunConfig.from_params(space, context["params"], conf_keys)
+    config = RunConfig.from_params(space, context["params"], conf_keys)
+    run_type = run_type_of(dag_run)
+    if config.as_of_date is not None and run_type in ("scheduled", "backfill"):
+        raise ParamsError(f"as_of_date={config.as_of_date} is for manual runs; this {run_type} run processes its own "
+                          "day (its data interval start): leave as_of_date out of the conf")
+    return config
+
+
+def run_type_of(dag_run: object) -> str | None:
+    run_type = getattr(dag_run, "run_type", None)
+    return getattr(run_type, "value", run_type)  # a DagRunType enum or its plain string value
 
 
 def parse_as_of_date(value: str | date) -> date:
@@ -70,7 +85,7 @@ class ExtractJointInputsOperator(BaseOperator):
     """Read one date's newest regime vector and text-vector sum and count for every context of a space.
 
     :param space: the joint space to compute.
-    :param as_of_date: the UTC day to read (templated; ``{{ ds }}`` by default).
+    :param as_of_date: the UTC day to read (templated; the ``as_of_date`` param when set, else ``{{ ds }}``).
     :param runtime_conn_id: Airflow connection to ``runtime_db`` (regimes).
     :param historical_conn_id: Airflow connection to ``historical_db`` (text embeddings and events).
     :param statement_timeout: the server cancels a query running longer (``None``: the connection's setting).
@@ -82,7 +97,7 @@ class ExtractJointInputsOperator(BaseOperator):
         self,
         *,
         space: JointSpace,
-        as_of_date: str = "{{ ds }}",
+        as_of_date: str = AS_OF_DATE_TEMPLATE,
         runtime_conn_id: str = RUNTIME_CONN_ID,
         historical_conn_id: str = HISTORICAL_CONN_ID,
         statement_timeout: timedelta | None = None,
@@ -220,7 +235,7 @@ class RegimeAvailableSensor(BaseSensorOperator):
     sensor pokes again at the next interval; an error no wait can fix (missing grant, table or column) fails it.
 
     :param space: the joint space whose contexts to check.
-    :param as_of_date: the UTC day (templated; ``{{ ds }}`` by default).
+    :param as_of_date: the UTC day (templated; the ``as_of_date`` param when set, else ``{{ ds }}``).
     :param runtime_conn_id: Airflow connection to ``runtime_db``.
     :param statement_timeout: the server cancels a query running longer (``None``: the connection's setting).
     """
@@ -228,7 +243,7 @@ class RegimeAvailableSensor(BaseSensorOperator):
     template_fields: Sequence[str] = ("as_of_date", "runtime_conn_id")
 
     def __init__(
-        self, *, space: JointSpace, as_of_date: str = "{{ ds }}", runtime_conn_id: str = RUNTIME_CONN_ID,
+        self, *, space: JointSpace, as_of_date: str = AS_OF_DATE_TEMPLATE, runtime_conn_id: str = RUNTIME_CONN_ID,
         statement_timeout: timedelta | None = None, **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -248,8 +263,7 @@ class RegimeAvailableSensor(BaseSensorOperator):
             ) from error
 
     def poke(self, context: Context) -> bool:
-        run_type = getattr(context.get("dag_run"), "run_type", None)
-        run_type = getattr(run_type, "value", run_type)  # a DagRunType enum or its plain string value
+        run_type = run_type_of(context.get("dag_run"))
         if run_type != "scheduled":
             self.log.info("%s run: not waiting for inputs (missing regimes are skipped)", run_type or "unknown")
             return True

@@ -30,7 +30,7 @@ def test_dag_shape_and_rules(dag_bag, space):
     assert dag.tags and dag.doc_md
     assert all(task.retries >= 1 for task in dag.tasks if task.task_id != "wait_for_regimes")
     assert set(dag.params) == {"contexts", "numeric_weight", "text_weight", "text_model_id", "source_type",
-                               "joint_model_id", "branch_normalization"}
+                               "joint_model_id", "branch_normalization", "as_of_date"}
     assert [outlet.uri for outlet in dag.get_task("write").outlets] == [space.asset_uri]
 
 

@@ -13,7 +13,7 @@ import joint_context
 
 PACKAGE_DIR = Path(joint_context.__file__).parent
 AIRFLOW_LAYER = {"joint_context.operators", "joint_context.dag_factory", "joint_context.compat",
-                 "joint_context.lineage"}
+                 "joint_context.lineage", "joint_context.timetables"}
 FRONT_DOORS = AIRFLOW_LAYER | {"joint_context.cli", "joint_context.__main__"}
 
 

@@ -32,6 +32,8 @@ def backfill_params(space: JointSpace, args: argparse.Namespace) -> tuple[dict, 
         flags = ", ".join(f"--{name.replace('_', '-')}" for name in not_accepted)
         accepted = ", ".join(f"--{name.replace('_', '-')}" for name in space.filter_names)
         raise UsageError(f"{flags} is not a filter of {space.joint_type}; it accepts {accepted}")
+    if conf.get("as_of_date") is not None:
+        raise UsageError("--conf's \"as_of_date\" is the DAG's day of one manual run; --date-range gives the days here")
     if args.region and "contexts" in conf:
         raise UsageError("give the contexts either with --region or in --conf's \"contexts\", not both")
     if filters and not args.region:
