@@ -209,7 +209,7 @@ def params_schema(space: JointSpace) -> dict[str, dict]:
             "title": "Branch normalization",
             "description": "none: the weighted average of the branches as they are (a raw regime vector outweighs "
                            "a unit text vector); l2: each branch L2-normalised first, so the weights mean what they "
-                           f"say. l2 needs its own joint_model_id, e.g. {l2_model_id(defaults['joint_model_id'])}",
+                           f"say. l2 needs its own joint_model_id (e.g. {l2_model_id(defaults['joint_model_id'])}).",
         },
     }
 
