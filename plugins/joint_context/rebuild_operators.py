@@ -136,7 +136,9 @@ class SummarizeRebuildOperator(BaseOperator):
         self.chunk_task_id = chunk_task_id
 
     def execute(self, context: Context) -> dict:
-        planned = list(self.planned or [])
+        if not self.planned:
+            raise AirflowFailException("plan failed (see its log): nothing was rebuilt")
+        planned = list(self.planned)
         totals = {"chunks": len(planned), "dates_by_status": {"written": 0, "skipped": 0, "failed": 0},
                   **dict.fromkeys(ROW_COUNTS, 0), "failed_dates": [], "failed_chunks": []}
         for map_index, chunk in enumerate(planned):
