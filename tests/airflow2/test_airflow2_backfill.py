@@ -114,7 +114,7 @@ def test_dag_files_import_on_airflow_2_11_with_the_compat_classes(airflow2):
     assert report["own_deprecations"] == []  # no RemovedInAirflow3Warning or other from our code on 2.11
     assert report["compat"]["Asset"] == "airflow.datasets.Dataset"
     assert report["compat"]["BaseOperator"] == "airflow.models.baseoperator.BaseOperator"
-    assert set(report["dags"]) == {space.dag_id for space in SPACES.values()}
+    assert set(report["dags"]) >= {space.dag_id for space in SPACES.values()}  # and the rebuild DAGs
     for space in SPACES.values():
         shape = report["dags"][space.dag_id]
         assert shape["task_ids"][-3:] == ["extract", "aggregate", "write"]
