@@ -10,6 +10,8 @@ On the same databases and range, one after the other:
   child, projected to the range (mean seconds per date x days). This is a floor of a real per-date backfill, which
   also starts four task processes per date (``--airflow``'s table 5 measures that through a scheduler; when it ran,
   its seconds per date are projected too).
+With ``--airflow``, the rebuild DAG also runs through a real scheduler (``devtools.airflow.stack``: LocalExecutor,
+parallelism 4, chunks in parallel): the run's start to its end, from the metadata database.
 The rows the rebuild DAG leaves are checked against the CLI's: the same count.
 """
 
@@ -90,6 +92,36 @@ def run_child(history, first_date: date, last_date: date, sample_dates: list[dat
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
+def measure_scheduler(admin_dsn: str, history, first_date: date, last_date: date, chunk_days: int = 92) -> dict:
+    """Seconds of one rebuild run through a real scheduler (LocalExecutor): queued→end and start→end."""
+    import shutil
+
+    from devtools.airflow.stack import AirflowStack
+
+    extra_env = {"AIRFLOW_CONN_RUNTIME_DB": airflow_connection_json(history.runtime_dsn),
+                 "AIRFLOW_CONN_HISTORICAL_DB": airflow_connection_json(history.historical_dsn)}
+    with tempfile.TemporaryDirectory(prefix="jc-bench-rebuild-stack-") as work_dir:
+        dags_folder = Path(work_dir) / "dags"
+        dags_folder.mkdir()
+        shutil.copy(REPO_ROOT / "dags" / f"{REBUILD_DAG_ID}.py", dags_folder)
+        with AirflowStack(admin_dsn=admin_dsn, work_dir=Path(work_dir), dags_folder=dags_folder,
+                          extra_env=extra_env) as stack:
+            stack.wait_for_dags([REBUILD_DAG_ID])
+            stack.unpause(REBUILD_DAG_ID)
+            conf = {"contexts": MACRO_CONTEXTS, "first_date": first_date.isoformat(),
+                    "last_date": last_date.isoformat(), "chunk_days": chunk_days}
+            stack.airflow("dags", "trigger", REBUILD_DAG_ID, "-c", json.dumps(conf))
+            (run,) = stack.wait_for_runs(REBUILD_DAG_ID, lambda runs: len(runs) == 1 and runs[0].state in (
+                "success", "failed"), timeout=CHILD_TIMEOUT_SECONDS, what="the rebuild run to finish")
+            if run.state != "success":
+                raise RuntimeError(f"the scheduled rebuild run failed:\n{stack.log_tails()}")
+            (row,) = stack.query(
+                "SELECT extract(epoch FROM end_date - queued_at) AS queued_to_end,"
+                " extract(epoch FROM end_date - start_date) AS start_to_end FROM dag_run"
+                " WHERE dag_id = %(dag_id)s AND run_id = %(run_id)s", {"dag_id": REBUILD_DAG_ID, "run_id": run.run_id})
+    return {key: round(float(value), 2) for key, value in row.items()}
+
+
 def joint_row_count(history, first_date: date, last_date: date) -> int:
     with psycopg.connect(history.historical_dsn) as conn:
         return conn.execute(
@@ -97,7 +129,8 @@ def joint_row_count(history, first_date: date, last_date: date) -> int:
             (REGIME_MACRO_V0.joint_type, first_date, last_date)).fetchone()[0]
 
 
-def measure(history, *, last_date: date, sample_dates: int, airflow_seconds_per_date: float | None = None) -> dict:
+def measure(history, *, last_date: date, sample_dates: int, airflow_seconds_per_date: float | None = None,
+            scheduler_admin_dsn: str | None = None) -> dict:
     days = history.spec.macro_days
     first_date = last_date - timedelta(days=days - 1)
     step = max(days // max(sample_dates, 1), 1)
@@ -128,6 +161,13 @@ def measure(history, *, last_date: date, sample_dates: int, airflow_seconds_per_
              "per_date_dag_test_seconds": round(per_date, 3), "per_date_projected_seconds": round(projected, 1),
              "rebuild_over_cli": round(rebuild / cli_seconds, 2),
              "per_date_projected_over_rebuild": round(projected / rebuild, 1)}
+    if scheduler_admin_dsn:
+        vacuum_joint_embeddings(history)
+        scheduled = measure_scheduler(scheduler_admin_dsn, history, first_date, last_date)
+        entry["scheduler_seconds"] = scheduled
+        rows.insert(len(by_chunk_days), [f"rebuild DAG, chunk_days {CHUNK_DAYS[0]}, scheduler (LocalExecutor, 4 slots; "
+                                         "run start→end)", days, scheduled["start_to_end"], "",
+                                         round(scheduled["start_to_end"] / cli_seconds, 2)])
     if airflow_seconds_per_date:
         backfill = airflow_seconds_per_date * days
         entry["airflow_backfill_projected_seconds"] = round(backfill, 1)
@@ -148,14 +188,15 @@ def measure(history, *, last_date: date, sample_dates: int, airflow_seconds_per_
     }
 
 
-def measure_rebuild_dag(report, results: dict, history, scale) -> None:
+def measure_rebuild_dag(report, results: dict, history, scale, scheduler_admin_dsn: str | None = None) -> None:
     """7. for ``bench.run``: the table, the numbers and the ratios its targets check."""
     airflow = results.get("airflow")
     per_date = None
     if airflow:
         per_date = statistics.median(s["backfill_seconds"] for s in airflow["samples"][REGIME_MACRO_V0.dag_id])
         per_date /= scale.backfill_days
-    entry = measure(history, last_date=LAST_DATE, sample_dates=scale.dates, airflow_seconds_per_date=per_date)
+    entry = measure(history, last_date=LAST_DATE, sample_dates=scale.dates, airflow_seconds_per_date=per_date,
+                    scheduler_admin_dsn=scheduler_admin_dsn)
     results["rebuild_dag"] = {key: value for key, value in entry.items() if key not in ("title", "headers", "rows")}
     results["ratios"]["rebuild_dag_over_cli"] = entry["rebuild_over_cli"]
     results["ratios"]["per_date_over_rebuild_dag"] = entry["per_date_projected_over_rebuild"]

@@ -161,7 +161,7 @@ def run(args, scale: Scale, prefix: str, admin_dsn: str) -> int:
             from bench.rebuild_dag import measure_rebuild_dag
 
             log.info("measure_rebuild_dag ...")
-            measure_rebuild_dag(report, results, histories["x10"], scale)
+            measure_rebuild_dag(report, results, histories["x10"], scale, admin_dsn if args.airflow else None)
         check_targets(report, results)
     finally:
         if not args.keep:

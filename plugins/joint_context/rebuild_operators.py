@@ -88,7 +88,8 @@ class RebuildChunkOperator(BaseOperator):
         self.historical_conn_id = historical_conn_id
         self.statement_timeout = statement_timeout
 
-    def execute(self, context: Context) -> dict:
+    def execute(self, context: Context) -> None:
+        """Counts go to XCom under ``chunk`` only (no return value: one XCom write per chunk, failed or not)."""
         from joint_context.pipeline.rebuild import rebuild_range
 
         with fail_without_retry_on_data_error():
@@ -116,7 +117,6 @@ class RebuildChunkOperator(BaseOperator):
                 f"were (the chunk's other dates are written): "
                 + "; ".join(f"{day}: {message}" for day, message in summary["failed"].items()))
         context["outlet_events"][Asset(self.space.asset_uri)].extra = asset_extra(summary)
-        return {key: summary[key] for key in ("first_date", "last_date", "dates_by_status", *ROW_COUNTS)}
 
 
 class SummarizeRebuildOperator(BaseOperator):
