@@ -19,6 +19,8 @@ TARGETS = {
     "rss_above_baseline_mb": ("<", 150.0),
     "airflow_backfill_over_floor": ("<=", 1.2),
     "cli_rebuild_over_raw_read": ("<=", 2.0),
+    "rebuild_dag_over_cli": ("<=", 2.0),
+    "per_date_over_rebuild_dag": (">=", 50.0),
 }
 
 
@@ -116,6 +118,9 @@ def check_targets(report: Report, results: dict) -> None:
         ("peak RSS above baseline, MiB", "rss_above_baseline_mb", "rss_above_baseline_mb"),
         ("Airflow backfill / empty-task floor", "airflow_backfill_over_floor", "airflow_backfill_over_floor"),
         ("bulk CLI rebuild / raw read", "cli_rebuild_over_raw_read", "cli_rebuild_over_raw_read"),
+        ("rebuild DAG / bulk CLI, x10 macro", "rebuild_dag_over_cli", "rebuild_dag_over_cli"),
+        ("per-date runs (projected) / rebuild DAG, x10 macro", "per_date_over_rebuild_dag",
+         "per_date_over_rebuild_dag"),
     ]
     verdicts = {}
     for title, key, target_key in checks:

@@ -13,7 +13,9 @@ Measurements (see BENCHMARKS.md for what each one means and the targets), one mo
   5. Airflow end to end (``--airflow``, ``bench.airflow_e2e``): a backfill through the scheduler vs the same DAG
      shape doing nothing;
   6. bulk CLI (``bench.cli_rebuild``, when ``plugins/joint_context/cli.py`` exists): a full rebuild vs reading the
-     vector bytes.
+     vector bytes;
+  7. the rebuild DAG (``bench.rebuild_dag``, unless ``--skip-rebuild-dag``): the x10 macro history through
+     ``dag.test`` vs the bulk CLI vs per-date runs projected to the range.
 The tables, targets and files are ``bench.report``'s. Every run writes ``bench/results/<stamp>-<scale>.json`` and
 ``.md`` (git-ignored); ``--record`` also writes the run's report to ``bench/reports/<stamp>-<scale>.md``, a file
 of its own that is never overwritten or edited afterwards (BENCHMARKS.md keeps the method and the targets).
@@ -72,6 +74,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--airflow-rounds", type=int, default=1, help="backfill rounds per DAG in 5. (default 1)")
     parser.add_argument("--cli-repeats", type=int, default=3, help="rebuilds per space in 6. (default 3)")
     parser.add_argument("--skip-cli", action="store_true", help="skip 6. even when the CLI exists")
+    parser.add_argument("--skip-rebuild-dag", action="store_true", help="skip 7.")
     args = parser.parse_args(argv)
     args.command = shlex.join(["python", "-m", "bench.run", *(sys.argv[1:] if argv is None else argv)])
     args.stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -154,6 +157,11 @@ def run(args, scale: Scale, prefix: str, admin_dsn: str) -> int:
 
             log.info("measure_airflow ...")
             measure_airflow(report, results, admin_dsn, histories["x1"], scale, args.airflow_rounds)
+        if not args.skip_rebuild_dag:
+            from bench.rebuild_dag import measure_rebuild_dag
+
+            log.info("measure_rebuild_dag ...")
+            measure_rebuild_dag(report, results, histories["x10"], scale, admin_dsn if args.airflow else None)
         check_targets(report, results)
     finally:
         if not args.keep:

@@ -298,3 +298,58 @@ def _check_text(value: object, where: str, max_length: int) -> None:
     if composed != value:
         raise ParamsError(f"{where} {value!r} is not in Unicode NFC form: its decomposed characters do not equal "
                           f"the composed ones text is normally stored with; write {composed!r}")
+
+
+REBUILD_RANGE_KEYS = ("first_date", "last_date", "chunk_days")
+DEFAULT_CHUNK_DAYS = 92
+
+
+@dataclass(frozen=True)
+class RebuildRange:
+    """What a rebuild DAG run covers besides the space's own params: ``first_date..last_date`` (inclusive), split
+    into chunks of ``chunk_days`` dates, one mapped task each."""
+
+    first_date: date
+    last_date: date
+    chunk_days: int = DEFAULT_CHUNK_DAYS
+
+    @classmethod
+    def from_params(cls, params: Mapping) -> RebuildRange:
+        first_date = _iso_date(params.get("first_date"), "first_date")
+        last_date = _iso_date(params.get("last_date"), "last_date")
+        if first_date > last_date:
+            raise ParamsError(f"first_date {first_date} is after last_date {last_date}: the range is inclusive, "
+                              "first_date <= last_date")
+        chunk_days = params.get("chunk_days", DEFAULT_CHUNK_DAYS)
+        if isinstance(chunk_days, bool) or not isinstance(chunk_days, int) or chunk_days < 1:
+            raise ParamsError(f"chunk_days must be a whole number of days >= 1, got {chunk_days!r}")
+        return cls(first_date, last_date, chunk_days)
+
+
+def rebuild_params_schema(space: JointSpace) -> dict[str, dict]:
+    """The rebuild DAG's params: the range, then exactly the per-date DAG's params (:func:`params_schema`)."""
+    iso_date = {"type": "string", "format": "date"}
+    return {
+        "first_date": {**iso_date, "description": "First as_of_date to rebuild (ISO, inclusive), e.g. 2016-01-01"},
+        "last_date": {**iso_date, "description": "Last as_of_date to rebuild (ISO, inclusive), e.g. 2025-12-31"},
+        "chunk_days": {"default": DEFAULT_CHUNK_DAYS, "type": "integer", "minimum": 1,
+                       "description": "Dates per rebuild_chunk task (one mapped task instance each)"},
+        **params_schema(space),
+    }
+
+
+def rebuild_config(space: JointSpace, params: Mapping, conf_keys: Iterable[str] = ()
+                   ) -> tuple[RunConfig, RebuildRange]:
+    """A rebuild run's range and the :class:`RunConfig` of its space's params, validated as the per-date DAG's;
+    a ``--conf`` key that is neither is refused."""
+    space_keys = [key for key in conf_keys if key not in REBUILD_RANGE_KEYS]
+    return RunConfig.from_params(space, params, space_keys), RebuildRange.from_params(params)
+
+
+def _iso_date(value: object, where: str) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ParamsError(f"{where} must be an ISO date like 2025-01-02, got {value!r}") from None

@@ -1,4 +1,5 @@
-"""Build the DAG of one joint space: wait for inputs → extract → aggregate → write, run per UTC day."""
+"""Build the DAGs of one joint space: the daily one (wait for inputs → extract → aggregate → write, per UTC day)
+and its rebuild DAG (plan → rebuild_chunk, mapped over chunks of a date range → summarize)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING
 import pendulum
 
 from joint_context.compat import AIRFLOW_V_3_0_PLUS, DAG, Asset, DeadlineAlert, DeadlineReference, Param
-from joint_context.config import params_schema
+from joint_context.config import params_schema, rebuild_params_schema
 from joint_context.connections import DEFAULT_STATEMENT_TIMEOUT
 from joint_context.operators import (
     AggregateJointOperator,
@@ -17,6 +18,7 @@ from joint_context.operators import (
     RegimeAvailableSensor,
     WriteJointEmbeddingsOperator,
 )
+from joint_context.rebuild_operators import PlanRebuildOperator, RebuildChunkOperator, SummarizeRebuildOperator
 from joint_context.spaces import JointSpace
 from joint_context.timetables import ProcessedDayTimetable
 
@@ -125,4 +127,61 @@ def build_joint_context_dag(
             statement_timeout=statement_timeout,
         )
         wait >> extract >> aggregate >> write
+    return dag
+
+
+def rebuild_dag_id(space: JointSpace) -> str:
+    return f"{space.dag_id}_rebuild"
+
+
+def build_rebuild_dag(
+    space: JointSpace,
+    *,
+    doc_md: str,
+    start_date: pendulum.DateTime = DEFAULT_START_DATE,
+    retries: int = 3,
+    retry_delay: timedelta = timedelta(minutes=1),
+    max_active_chunks: int | None = None,
+    statement_timeout: timedelta | None = DEFAULT_STATEMENT_TIMEOUT,
+) -> DAG:
+    """The DAG rebuilding ``space`` over a date range given when it is triggered (``schedule=None``).
+
+    Params: ``first_date``, ``last_date`` (inclusive ISO dates), ``chunk_days``, then the per-date DAG's own
+    (:func:`joint_context.config.params_schema`), validated by the same schema and :class:`RunConfig`.
+    ``plan`` splits the range; ``rebuild_chunk`` runs once per chunk (dynamic task mapping) with the bulk command
+    line's code and emits the space's asset event naming the chunk's dates; ``summarize`` (whatever the chunks did)
+    adds up their counts and fails the run if any chunk failed.
+
+    :param space: the joint space (``REGIME_MACRO_V0``, ``REGIME_CONTEXT_V0``).
+    :param doc_md: Markdown shown on the DAG's page.
+    :param start_date: a date in the past (the DAG has no schedule; Airflow requires one).
+    :param retries: retries of a chunk after a transient failure (data errors never retry).
+    :param retry_delay: first retry delay; doubles each retry.
+    :param max_active_chunks: chunks of one run that may run at once (``None``: as many as the executor allows).
+    :param statement_timeout: the databases cancel any one statement running longer.
+    """
+    with DAG(
+        dag_id=rebuild_dag_id(space),
+        description=f"{space.title}: rebuild {space.joint_type} joint embeddings over a date range, chunk by chunk",
+        doc_md=doc_md,
+        schedule=None,
+        start_date=start_date,
+        catchup=False,
+        params={name: Param(**schema) for name, schema in rebuild_params_schema(space).items()},
+        default_args={
+            "retries": retries,
+            "retry_delay": retry_delay,
+            "retry_exponential_backoff": True,
+            "max_retry_delay": timedelta(minutes=30),
+        },
+        tags=["joint-embeddings", space.joint_type, "rebuild"],
+    ) as dag:
+        plan = PlanRebuildOperator(task_id="plan", space=space, retries=0)
+        chunks = RebuildChunkOperator.partial(
+            task_id="rebuild_chunk", space=space, outlets=[Asset(space.asset_uri)],
+            statement_timeout=statement_timeout, max_active_tis_per_dagrun=max_active_chunks,
+        ).expand(chunk=plan.output)
+        summarize = SummarizeRebuildOperator(task_id="summarize", space=space, planned=plan.output,
+                                             trigger_rule="all_done", retries=0)
+        chunks >> summarize
     return dag

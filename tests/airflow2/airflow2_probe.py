@@ -26,6 +26,8 @@ def qualified_name(value: object) -> str:
 
 
 def dag_shape(dag) -> dict:
+    if "plan" in dag.task_ids:
+        return rebuild_dag_shape(dag)
     sensor = dag.get_task("wait_for_regimes")
     return {
         "task_ids": [task.task_id for task in dag.topological_sort()],
@@ -35,6 +37,18 @@ def dag_shape(dag) -> dict:
         "retries": {task.task_id: task.retries for task in dag.tasks},
         "write_outlets": [[qualified_name(outlet), outlet.uri] for outlet in dag.get_task("write").outlets],
         "sensor": {"mode": sensor.mode, "poke_interval": sensor.poke_interval, "timeout": sensor.timeout},
+    }
+
+
+def rebuild_dag_shape(dag) -> dict:
+    chunk = dag.get_task("rebuild_chunk")
+    return {
+        "task_ids": [task.task_id for task in dag.topological_sort()],
+        "timetable": qualified_name(dag.timetable),
+        "params": list(dag.params),
+        "chunk_operator": qualified_name(chunk),
+        "chunk_outlets": [[qualified_name(outlet), outlet.uri] for outlet in chunk.outlets],
+        "summarize_trigger_rule": str(dag.get_task("summarize").trigger_rule),
     }
 
 

@@ -28,7 +28,7 @@ def test_tiny_benchmark_writes_its_tables_results_file_and_recorded_report(pg_ad
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     for title in ("1-2. Per-date task body", "1c. Fixed costs", "3. Query plans", "4. Peak RSS", "6. Bulk CLI",
-                  "Targets"):
+                  "7. Rebuild DAG", "Targets"):
         assert f"## {title}" in completed.stdout
 
     (results_file,) = tmp_path.glob("*-tiny.json")
@@ -53,6 +53,10 @@ def test_tiny_benchmark_writes_its_tables_results_file_and_recorded_report(pg_ad
                for entry in results["cli"]["spaces"].values())
     assert results["ratios"]["cli_rebuild_over_raw_read"] == results["cli"]["ratio"]
     assert results["cli"]["ratio_conn_ids"] > 0
+    # the rebuild DAG rebuilt the x10 macro history (both chunk sizes) and left the CLI's row count
+    assert results["rebuild_dag"]["days"] == 70 and results["rebuild_dag"]["joint_rows"] > 0
+    assert set(results["rebuild_dag"]["rebuild_dag_seconds_by_chunk_days"]) == {"92", "366"}
+    assert results["ratios"]["rebuild_dag_over_cli"] > 0
     markdown = results_file.with_suffix(".md").read_text()
     assert markdown.count("### ") == len(results["tables"])
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from joint_context.cli import build_parser
-from joint_context.config import RunConfig
+from joint_context.config import RunConfig, rebuild_config
 from joint_context.errors import ParamsError
 from joint_context.spaces import space_by_name
 from tests.docs.markdown import REPO_ROOT, code_lines, shell_commands
@@ -82,18 +82,22 @@ def cli_problem(arguments: list[str]) -> str | None:
 
 
 def conf_problem(dag_or_space: str, conf_text: str) -> str | None:
-    """Why a DAG (or space) would reject this conf, or None."""
+    """Why a DAG (or space, or a space's ``<dag_id>_rebuild`` DAG) would reject this conf, or None."""
+    rebuild = dag_or_space.endswith("_rebuild")
     try:
         conf = json.loads(conf_text)
-        space = space_by_name(dag_or_space)
+        space = space_by_name(dag_or_space.removesuffix("_rebuild") if rebuild else dag_or_space)
     except (json.JSONDecodeError, KeyError) as error:
         return str(error)
     if not isinstance(conf, dict):
         return f"the conf is not a JSON object: {conf_text}"
     try:
-        RunConfig.from_params(space, conf, conf.keys())
+        if rebuild:
+            rebuild_config(space, conf, conf.keys())
+        else:
+            RunConfig.from_params(space, conf, conf.keys())
     except ParamsError as error:
-        return f"{space.dag_id} rejects the conf: {error}"
+        return f"{space.dag_id}{'_rebuild' if rebuild else ''} rejects the conf: {error}"
     return None
 
 
