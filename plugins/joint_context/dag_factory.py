@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 import pendulum
 
 from joint_context.compat import AIRFLOW_V_3_0_PLUS, DAG, Asset, DeadlineAlert, DeadlineReference, Param
-from joint_context.config import params_schema, rebuild_params_schema
 from joint_context.connections import DEFAULT_STATEMENT_TIMEOUT
 from joint_context.operators import (
     AggregateJointOperator,
@@ -18,6 +17,7 @@ from joint_context.operators import (
     RegimeAvailableSensor,
     WriteJointEmbeddingsOperator,
 )
+from joint_context.params import params_schema, rebuild_params_schema
 from joint_context.rebuild_operators import PlanRebuildOperator, RebuildChunkOperator, SummarizeRebuildOperator
 from joint_context.spaces import JointSpace
 from joint_context.timetables import ProcessedDayTimetable

@@ -4,8 +4,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from joint_context.config import ParamsError, RebuildRange, params_schema, rebuild_config
+from joint_context.config import ParamsError, RebuildRange, rebuild_config
 from joint_context.dag_factory import rebuild_dag_id
+from joint_context.params import params_schema
 from joint_context.pipeline.rebuild import plan_chunks
 from joint_context.spaces import REGIME_CONTEXT_V0, REGIME_MACRO_V0
 
@@ -39,11 +40,17 @@ def test_rebuild_dag_shape_mapping_and_rules(dag_bag, space):
 def test_rebuild_params_are_the_range_then_exactly_the_per_date_dags_params(dag_bag, space):
     dag = dag_bag.dags[rebuild_dag_id(space)]
     daily = dag_bag.dags[space.dag_id]
-    assert list(dag.params) == ["first_date", "last_date", "chunk_days", *params_schema(space)]
-    for name in params_schema(space):
+    per_date = [name for name in params_schema(space) if name != "as_of_date"]  # a rebuild's days are its range
+    assert list(dag.params) == ["first_date", "last_date", "chunk_days", *per_date]
+    for name in per_date:
         assert dag.params.get_param(name).schema == daily.params.get_param(name).schema
         assert dag.params[name] == daily.params[name]
     assert dag.params["chunk_days"] == 92
+
+
+def test_as_of_date_is_refused_in_a_rebuilds_conf():
+    with pytest.raises(ParamsError, match="a rebuild covers first_date..last_date"):
+        rebuild_config(REGIME_MACRO_V0, {**RANGE, "as_of_date": "2020-01-01"}, [*RANGE, "as_of_date"])
 
 
 def test_range_params_are_validated():

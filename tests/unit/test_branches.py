@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from joint_context.config import ParamsError, RunConfig, l2_model_id, params_schema
+from joint_context.config import ParamsError, RunConfig, l2_model_id
 from joint_context.errors import JointDataError
 from joint_context.joint import SimpleAverageJointModel, ZeroNormBranchError
+from joint_context.params import params_schema
 from joint_context.spaces import REGIME_CONTEXT_V0, REGIME_MACRO_V0
 from tests.helpers import expected_branches
 

@@ -1,6 +1,7 @@
 import pytest
 
-from joint_context.config import ParamsError, RunConfig, params_schema
+from joint_context.config import ParamsError, RunConfig
+from joint_context.params import params_schema
 from joint_context.spaces import REGIME_CONTEXT_V0, REGIME_MACRO_V0, canonical_json, joint_lock_key, joint_lock_keys
 
 

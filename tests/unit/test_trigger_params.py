@@ -9,7 +9,8 @@ from datetime import date
 import pytest
 
 from joint_context.compat import Param
-from joint_context.config import ParamsError, RunConfig, params_schema, parse_contexts
+from joint_context.config import ParamsError, RunConfig, parse_contexts
+from joint_context.params import params_schema
 from joint_context.spaces import SPACES
 
 ALL_SPACES = pytest.mark.parametrize("space", SPACES.values(), ids=lambda space: space.joint_type)
