@@ -12,6 +12,8 @@ Airflow 3 (task SDK)                        Airflow 2.11
 ``airflow.sdk.Param``                       ``airflow.models.param.Param``
 ``airflow.sdk.Context``                     ``airflow.utils.context.Context``
 ``airflow.sdk.exceptions.Airflow*``         ``airflow.exceptions.Airflow*``
+``airflow.sdk.AssetOrTimeSchedule``         ``airflow.timetables.datasets.DatasetOrTimeSchedule``
+``context["triggering_asset_events"]``      ``context["triggering_dataset_events"]``
 
 ``airflow.timetables.interval.CronDataIntervalTimetable`` and the postgres provider's ``PostgresHook`` live at
 the same path in both, so they are imported directly. ``tests/airflow2`` runs ``dags/`` on Airflow 2.11.
@@ -39,6 +41,30 @@ else:
     from airflow.sensors.base import BaseSensorOperator
     from airflow.utils.context import Context
 
+
+
+def asset_or_time_schedule(cron: str, assets: list) -> object:
+    """A cron data-interval timetable (read in UTC) that also runs when any of ``assets`` gets an event."""
+    if AIRFLOW_V_3_0_PLUS:
+        from airflow.sdk import AssetAny, AssetOrTimeSchedule, CronDataIntervalTimetable
+
+        return AssetOrTimeSchedule(timetable=CronDataIntervalTimetable(cron, timezone="UTC"), assets=AssetAny(*assets))
+    else:
+        from airflow.datasets import DatasetAny
+        from airflow.timetables.datasets import DatasetOrTimeSchedule
+        from airflow.timetables.interval import CronDataIntervalTimetable as CoreCronDataIntervalTimetable
+
+        timetable = CoreCronDataIntervalTimetable(cron, timezone="UTC")
+        any_dataset = DatasetAny(*assets)  # noqa: AIR311 - the Airflow 2.11 path
+        return DatasetOrTimeSchedule(timetable=timetable, datasets=any_dataset)  # noqa: AIR311 - the 2.11 path
+
+
+def triggering_events(context) -> list:
+    """The asset (2.11: dataset) events that triggered the run, of every asset; empty for other runs."""
+    events = context.get("triggering_asset_events" if AIRFLOW_V_3_0_PLUS else "triggering_dataset_events")
+    return [event for asset_events in (events or {}).values() for event in asset_events]
+
+
 __all__ = [
     "AIRFLOW_VERSION",
     "AIRFLOW_V_3_0_PLUS",
@@ -50,4 +76,6 @@ __all__ = [
     "BaseSensorOperator",
     "Context",
     "Param",
+    "asset_or_time_schedule",
+    "triggering_events",
 ]

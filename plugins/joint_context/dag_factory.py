@@ -7,7 +7,10 @@ from datetime import timedelta
 import pendulum
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from joint_context.compat import DAG, Asset, Param
+from joint_context.combine_operator import CombineJointSpacesOperator
+from joint_context.combined_config import combined_params_schema
+from joint_context.combined_space import CombinedSpace
+from joint_context.compat import DAG, Asset, Param, asset_or_time_schedule
 from joint_context.config import params_schema
 from joint_context.connections import DEFAULT_STATEMENT_TIMEOUT
 from joint_context.operators import (
@@ -85,4 +88,45 @@ def build_joint_context_dag(
             statement_timeout=statement_timeout,
         )
         wait >> extract >> aggregate >> write
+    return dag
+
+
+def build_combined_context_dag(
+    space: CombinedSpace,
+    *,
+    doc_md: str,
+    start_date: pendulum.DateTime = DEFAULT_START_DATE,
+    schedule_cron: str = DAILY_AT_MIDNIGHT_UTC,
+    retries: int = 3,
+    retry_delay: timedelta = timedelta(minutes=1),
+    max_active_runs: int = 16,
+    statement_timeout: timedelta | None = DEFAULT_STATEMENT_TIMEOUT,
+) -> DAG:
+    """The DAG computing the combined ``space``, kept up to date by its branches' assets.
+
+    Scheduled on the cron data-interval timetable (so ``{{ ds }}``, backfills and manual runs work as for the
+    other spaces) OR on an event of any branch's asset: the write tasks of the macro and news DAGs name the date
+    they wrote in their event's ``extra``, and the run those events trigger recomputes each date named, once.
+    The arguments are those of :func:`build_joint_context_dag`.
+    """
+    branch_assets = [Asset(branch.space.asset_uri) for branch in space.branches]
+    with DAG(
+        dag_id=space.dag_id,
+        description=f"{space.title}: {space.joint_type} joint embeddings per region and UTC day",
+        doc_md=doc_md,
+        schedule=asset_or_time_schedule(schedule_cron, branch_assets),
+        start_date=start_date,
+        catchup=False,
+        max_active_runs=max_active_runs,
+        params={name: Param(**schema) for name, schema in combined_params_schema(space).items()},
+        default_args={
+            "retries": retries,
+            "retry_delay": retry_delay,
+            "retry_exponential_backoff": True,
+            "max_retry_delay": timedelta(minutes=30),
+        },
+        tags=["joint-embeddings", space.joint_type],
+    ) as dag:
+        CombineJointSpacesOperator(task_id="combine", space=space, outlets=[Asset(space.asset_uri)],
+                                   statement_timeout=statement_timeout)
     return dag

@@ -168,7 +168,23 @@ class WriteJointEmbeddingsOperator(BaseOperator):
             results = [ScopeResult.from_xcom(item) for item in self.aggregated["results"]]
             with connection(self.historical_conn_id, self.statement_timeout) as historical_conn:
                 outcomes = write_day(historical_conn, config, as_of_date, results)
-        return log_outcomes(as_of_date, results, outcomes)
+        summary = log_outcomes(as_of_date, results, outcomes)
+        attach_asset_extra(self, context, summary)
+        return summary
+
+
+def attach_asset_extra(operator: BaseOperator, context: Context, summary: dict) -> None:
+    """Name the date written in the ``extra`` of the task's asset events, so that a DAG scheduled on the asset
+    (the combined space) recomputes exactly that date: ``{"as_of_date", "written", "skipped", "removed"}``,
+    ``written`` counting new and replaced rows."""
+    outlet_events = context.get("outlet_events")
+    if outlet_events is None:  # an operator run outside a task (a test's plain dict)
+        return
+    counts = summary["counts"]
+    extra = {"as_of_date": summary["as_of_date"], "written": counts["written"] + counts["replaced"],
+             "skipped": counts["skipped"], "removed": counts["removed"]}
+    for outlet in operator.outlets:
+        outlet_events[outlet].extra = extra
 
 
 class RegimeAvailableSensor(BaseSensorOperator):
@@ -227,3 +243,4 @@ class RegimeAvailableSensor(BaseSensorOperator):
             return False
         self.log.info("%s: regimes present for %s", as_of_date, regions)
         return True
+

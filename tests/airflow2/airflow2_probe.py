@@ -17,6 +17,7 @@ from airflow import plugins_manager
 from airflow.models.dagbag import DagBag  # noqa: AIR302 - this runs on Airflow 2.11, where DagBag lives here
 
 from joint_context import compat
+from joint_context.combined_space import COMBINED_SPACES
 from joint_context.spaces import SPACES
 
 
@@ -26,6 +27,8 @@ def qualified_name(value: object) -> str:
 
 
 def dag_shape(dag) -> dict:
+    if dag.dag_id in {space.dag_id for space in COMBINED_SPACES.values()}:
+        return combined_dag_shape(dag)
     sensor = dag.get_task("wait_for_regimes")
     return {
         "task_ids": [task.task_id for task in dag.topological_sort()],
@@ -35,6 +38,20 @@ def dag_shape(dag) -> dict:
         "retries": {task.task_id: task.retries for task in dag.tasks},
         "write_outlets": [[qualified_name(outlet), outlet.uri] for outlet in dag.get_task("write").outlets],
         "sensor": {"mode": sensor.mode, "poke_interval": sensor.poke_interval, "timeout": sensor.timeout},
+    }
+
+
+def combined_dag_shape(dag) -> dict:
+    """The combined DAG: one task, on the cron timetable or either base space's dataset."""
+    timetable = dag.timetable
+    return {
+        "task_ids": [task.task_id for task in dag.topological_sort()],
+        "timetable": qualified_name(timetable),
+        "inner_timetable": qualified_name(timetable.timetable),
+        "dataset_uris": sorted(uri for uri, _dataset in timetable.dataset_condition.iter_datasets()),
+        "catchup": dag.catchup,
+        "params": sorted(dag.params),
+        "retries": {task.task_id: task.retries for task in dag.tasks},
     }
 
 

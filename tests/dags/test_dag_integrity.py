@@ -3,6 +3,7 @@
 import pytest
 from airflow.timetables.interval import CronDataIntervalTimetable
 
+from joint_context.combined_space import COMBINED_SPACES
 from joint_context.spaces import SPACES
 
 
@@ -18,7 +19,7 @@ def test_no_import_errors(dag_bag):
 
 
 def test_one_dag_per_joint_space(dag_bag):
-    assert set(dag_bag.dags) == {space.dag_id for space in SPACES.values()}
+    assert set(dag_bag.dags) == {space.dag_id for space in (*SPACES.values(), *COMBINED_SPACES.values())}
 
 
 @pytest.mark.parametrize("space", SPACES.values(), ids=lambda space: space.dag_id)
@@ -40,7 +41,7 @@ def test_dag_files_import_no_heavy_modules_at_parse_time():
 
     probe = (
         "import sys; sys.path[:0] = ['dags']\n"
-        "import joint_regime_macro_context, joint_regime_news_context\n"
+        "import joint_regime_macro_context, joint_regime_news_context, joint_regime_combined_context\n"
         "heavy = [m for m in ('numpy', 'psycopg', 'psycopg2', 'matplotlib') if m in sys.modules]\n"
         "print(','.join(heavy))"
     )

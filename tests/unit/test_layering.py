@@ -12,7 +12,8 @@ from pathlib import Path
 import joint_context
 
 PACKAGE_DIR = Path(joint_context.__file__).parent
-AIRFLOW_LAYER = {"joint_context.operators", "joint_context.dag_factory", "joint_context.compat"}
+AIRFLOW_LAYER = {"joint_context.operators", "joint_context.combine_operator", "joint_context.dag_factory",
+                 "joint_context.compat"}
 FRONT_DOORS = AIRFLOW_LAYER | {"joint_context.cli", "joint_context.__main__"}
 
 
