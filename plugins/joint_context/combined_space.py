@@ -69,6 +69,27 @@ class CombinedSpace:
         return {"region": region, "source": self.source_tag,
                 **{branch.space.filters_key: self.branch_filters(branch, filters) for branch in self.branches}}
 
+    def canonical_filters(self, filters: dict[str, str]) -> dict[str, str]:
+        """Flat ``filters`` as the key holds them (case-insensitive values in lower case), sorted by name."""
+        canonical = {}
+        for branch in self.branches:
+            canonical |= branch.space.canonical_filters(self.branch_filters(branch, filters))
+        return dict(sorted({**filters, **canonical}.items()))
+
+    def filters_of(self, scope: object) -> dict[str, str] | None:
+        """The flat filters of a stored ``entity_scope`` exactly in this space's shape, else ``None``."""
+        if not isinstance(scope, dict) or not isinstance(scope.get("region"), str):
+            return None
+        filters: dict[str, str] = {}
+        for branch in self.branches:
+            branch_filters = branch.space.filters_of(
+                {"region": scope["region"], "source": branch.space.source_tag,
+                 branch.space.filters_key: scope.get(branch.space.filters_key)})
+            if branch_filters is None:
+                return None
+            filters |= branch_filters
+        return filters if scope == self.entity_scope(scope["region"], filters) else None
+
 
 REGIME_COMBINED_V0 = CombinedSpace(
     joint_type="REGIME_COMBINED_V0",
