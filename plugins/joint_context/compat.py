@@ -65,6 +65,16 @@ def triggering_events(context) -> list:
     return [event for asset_events in (events or {}).values() for event in asset_events]
 
 
+def events_after(context, assets: list, after) -> list:
+    """The events of ``assets`` registered at or after ``after`` (Airflow 3, through the task's ``inlet_events``;
+    2.11: none). An asset-triggered run consumes the events up to its ``run_after`` only, and an event registered
+    while the run was being created can lose its queue entry (one per asset) without being consumed: these are
+    they."""
+    if not AIRFLOW_V_3_0_PLUS or after is None or context.get("inlet_events") is None:
+        return []
+    return [event for asset in assets for event in context["inlet_events"][asset].after(after)]
+
+
 __all__ = [
     "AIRFLOW_VERSION",
     "AIRFLOW_V_3_0_PLUS",
@@ -77,5 +87,6 @@ __all__ = [
     "Context",
     "Param",
     "asset_or_time_schedule",
+    "events_after",
     "triggering_events",
 ]

@@ -127,6 +127,6 @@ def build_combined_context_dag(
         },
         tags=["joint-embeddings", space.joint_type],
     ) as dag:
-        CombineJointSpacesOperator(task_id="combine", space=space, outlets=[Asset(space.asset_uri)],
-                                   statement_timeout=statement_timeout)
+        CombineJointSpacesOperator(task_id="combine", space=space, inlets=branch_assets,
+                                   outlets=[Asset(space.asset_uri)], statement_timeout=statement_timeout)
     return dag
