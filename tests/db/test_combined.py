@@ -206,3 +206,33 @@ def test_the_output_entity_scope_holds_exactly_the_filters_of_the_context():
         {"region": "US", "source": "macro+news", "macro_filters": {"event_type": "CPI"},
          "news_filters": {"language": "en"}},
     ]
+
+
+def test_the_one_date_branch_read_looks_its_rows_up_by_index_at_ten_years_of_history(conn):
+    """Ten years of macro and news rows of three regions, analysed: one date's read of the combined space goes
+    through the (joint_type, as_of_date, model_id) index and never scans joint_embeddings, so its cost does not
+    grow with the history (the benchmark's 1d times it)."""
+    from bench.plans import explain, scans, sequential_scans
+    from joint_context.combined_read import canonical_json
+    from joint_context.store import read_sql
+
+    last = date(2025, 12, 31)
+    conn.execute(
+        "INSERT INTO joint_embeddings (joint_type, as_of_date, entity_scope, model_id, vector)"
+        " SELECT branch.joint_type, day::date, jsonb_build_object('region', region, 'source', branch.source,"
+        "        branch.filters_key, '{}'::jsonb), 'joint-regime-core-v1', decode(repeat('3f800000', 384), 'hex')"
+        "   FROM (VALUES ('REGIME_MACRO_V0', 'regime+macro', 'macro_filters'),"
+        "                ('REGIME_CONTEXT_V0', 'regime+news', 'news_filters'))"
+        "        AS branch(joint_type, source, filters_key),"
+        "        unnest(ARRAY['US', 'EU', 'JP']) AS region,"
+        "        generate_series(%s::date - 3649, %s::date, '1 day') AS day", (last, last))
+    conn.execute("ANALYZE joint_embeddings")
+    keys = [(joint_type, {"region": region, "source": source, key: {}}) for region in ("US", "EU", "JP")
+            for joint_type, source, key in (("REGIME_MACRO_V0", "regime+macro", "macro_filters"),
+                                            ("REGIME_CONTEXT_V0", "regime+news", "news_filters"))]
+    plan = explain(conn, read_sql("select_newest_branch_rows.sql"), {
+        "joint_types": [joint_type for joint_type, _scope in keys],
+        "entity_scopes": [canonical_json(scope) for _joint_type, scope in keys],
+        "model_id": SOURCE_MODEL, "first_date": last, "last_date": last})
+    assert sequential_scans(plan, ("joint_embeddings",)) == [], [scan.describe() for scan in scans(plan)]
+    assert "idx_joint_embeddings_type_date_model" in {scan.index for scan in scans(plan)}
