@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from joint_context.combined_config import CombinedRunConfig
 from joint_context.combined_space import CombinedSpace
-from joint_context.compat import BaseOperator, events_after, triggering_events
+from joint_context.compat import BaseOperator, events_since_run_was_created, triggering_events
 from joint_context.connections import HISTORICAL_CONN_ID, connection
 from joint_context.errors import JointDataError
 from joint_context.operators import fail_without_retry_on_data_error, parse_as_of_date
@@ -21,9 +21,9 @@ class CombineJointSpacesOperator(BaseOperator):
     """Compute the combined space for the run's dates: read the branches' newest rows, combine, write each date in
     its own transaction.
 
-    The dates: ``as_of_date`` when given; else every date named by the asset events that triggered the run (and,
-    on Airflow 3, by the events of its ``inlets`` registered since), each once; else the run's ``{{ ds }}``
-    (scheduled, manual and backfill runs). A date with a malformed input row
+    The dates: ``as_of_date`` when given; else every date named by the asset events that triggered the run and by
+    the events of its ``inlets`` registered since, each once; else the run's ``{{ ds }}`` (scheduled, manual and
+    backfill runs). A date with a malformed input row
     writes nothing; the other dates are written, then the task fails naming the bad rows.
 
     :param space: the combined space.
@@ -55,7 +55,7 @@ class CombineJointSpacesOperator(BaseOperator):
                 dates = [parse_as_of_date(self.as_of_date)]
             elif events := triggering_events(context):
                 # events registered since the run was created are recomputed too: one may have lost its queue entry
-                later = events_after(context, self.inlets, getattr(context.get("dag_run"), "run_after", None))
+                later = events_since_run_was_created(context, self.inlets)
                 dates = dates_named_by_events(event.extra for event in [*events, *later])
                 self.log.info("%d asset event(s), %d registered since the run was created, name %d date(s): %s",
                               len(events) + len(later), len(later), len(dates), ", ".join(map(str, dates)) or "none")

@@ -21,6 +21,8 @@ the same path in both, so they are imported directly. ``tests/airflow2`` runs ``
 
 from __future__ import annotations
 
+import itertools
+
 from airflow import __version__ as AIRFLOW_VERSION
 from packaging.version import Version
 
@@ -65,14 +67,19 @@ def triggering_events(context) -> list:
     return [event for asset_events in (events or {}).values() for event in asset_events]
 
 
-def events_after(context, assets: list, after) -> list:
-    """The events of ``assets`` registered at or after ``after`` (Airflow 3, through the task's ``inlet_events``;
-    2.11: none). An asset-triggered run consumes the events up to its ``run_after`` only, and an event registered
-    while the run was being created can lose its queue entry (one per asset) without being consumed: these are
-    they."""
-    if not AIRFLOW_V_3_0_PLUS or after is None or context.get("inlet_events") is None:
+def events_since_run_was_created(context, assets: list) -> list:
+    """The events of ``assets`` registered after the asset-triggered run was created, read through the task's
+    ``inlet_events``. The scheduler consumes the events up to the run's creation only, and keeps one queue entry
+    per asset: an event registered while a run is being created can lose its entry without being consumed."""
+    dag_run, inlet_events = context.get("dag_run"), context.get("inlet_events")
+    if dag_run is None or inlet_events is None:
         return []
-    return [event for asset in assets for event in context["inlet_events"][asset].after(after)]
+    if AIRFLOW_V_3_0_PLUS:
+        return [event for asset in assets for event in inlet_events[asset].after(dag_run.run_after)]
+    else:  # 2.11: newest first, stopping at the first event the run consumed (its logical date is the cut-off)
+        created = dag_run.execution_date
+        return [event for asset in assets for event in
+                itertools.takewhile(lambda event: event.timestamp > created, reversed(inlet_events[asset]))]
 
 
 __all__ = [
@@ -87,6 +94,6 @@ __all__ = [
     "Context",
     "Param",
     "asset_or_time_schedule",
-    "events_after",
+    "events_since_run_was_created",
     "triggering_events",
 ]
