@@ -193,7 +193,7 @@ def test_the_per_date_write_leaves_what_the_range_rebuild_leaves(conn):
     ({"contexts": [{"region": " US"}]}, (), "white space"),
 ], ids=["unknown filter", "unknown conf key", "contexts not distinct", "zero sum", "negative", "untrimmed"])
 def test_bad_params_are_refused_before_anything_is_read(params, conf_keys, message):
-    with pytest.raises(ParamsError, match=None) as raised:
+    with pytest.raises(ParamsError) as raised:
         CombinedRunConfig.from_params(REGIME_COMBINED_V0, {**params, **dict.fromkeys(conf_keys, 1)}, conf_keys)
     assert message in str(raised.value)
 
@@ -213,7 +213,7 @@ def test_the_one_date_branch_read_looks_its_rows_up_by_index_at_ten_years_of_his
     through the (joint_type, as_of_date, model_id) index and never scans joint_embeddings, so its cost does not
     grow with the history (the benchmark's 1d times it)."""
     from bench.plans import explain, scans, sequential_scans
-    from joint_context.combined_read import canonical_json
+    from joint_context.spaces import canonical_json
     from joint_context.store import read_sql
 
     last = date(2025, 12, 31)
