@@ -47,7 +47,7 @@ def diagnosis(airflow_stack, historical_conn) -> str:
     queued = airflow_stack.query("SELECT * FROM asset_dag_run_queue")
     return (f"the combined rows did not all appear: {sorted(vectors_by_day(historical_conn, 'REGIME_COMBINED_V0'))}"
             f"\nruns: {runs}\nevents: {events}\nqueued: {queued}\nlogs: {logs}\n"
-            f"{airflow_stack.log_tails(['scheduler'], lines=60)}")
+            f"{airflow_stack.log_tails(lines=60)}")
 
 
 @dataclass
