@@ -50,9 +50,10 @@ def combined_vectors(conn) -> dict[date, np.ndarray]:
 
 
 def backfill(capsys, databases, *options: str) -> tuple[int, str, str]:
+    """The combined space reads only historical_db: runtime_db is named by a DSN nothing listens on."""
     return run_main(capsys, "backfill", "--space", "REGIME_COMBINED_V0", "--date-range", DAYS[0].isoformat(),
                     DAYS[-1].isoformat(), "--historical-dsn", databases.historical_dsn, "--runtime-dsn",
-                    databases.runtime_dsn, "--no-progress", *options)
+                    "postgresql://nobody@127.0.0.1:1/nothing_listens_here", "--no-progress", *options)
 
 
 def test_backfill_writes_each_weighted_mean_and_removes_the_stale_row(capsys, clean_databases, historical_conn,
