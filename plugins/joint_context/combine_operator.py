@@ -59,8 +59,11 @@ class CombineJointSpacesOperator(BaseOperator):
                 dates = dates_named_by_events(event.extra for event in [*events, *later])
                 self.log.info("%d asset event(s), %d registered since the run was created, name %d date(s): %s",
                               len(events) + len(later), len(later), len(dates), ", ".join(map(str, dates)) or "none")
-            else:
+            elif context.get("ds") is not None:
                 dates = [parse_as_of_date(context["ds"])]
+            else:
+                raise JointDataError("this run has no logical date and no asset event naming a date: trigger it with "
+                                     "a logical date (the as_of_date), e.g. --logical-date 2025-01-02T00:00:00+00:00")
             summaries, failures = [], []
             with connection(self.historical_conn_id, self.statement_timeout) as historical_conn:
                 for as_of_date in dates:

@@ -110,6 +110,14 @@ def test_an_asset_triggered_run_recomputes_each_date_its_events_name_once(clean_
                                    ).fetchone() == (0,)
 
 
+def test_a_run_without_a_logical_date_or_dated_events_fails_saying_what_to_give(clean_databases):
+    from joint_context.compat import AirflowFailException
+
+    operator = CombineJointSpacesOperator(task_id="combine", space=REGIME_COMBINED_V0)
+    with pytest.raises(AirflowFailException, match="trigger it with a logical date"):
+        operator.execute({"params": {}, "dag_run": None})
+
+
 def test_an_unknown_conf_key_fails_the_combined_run(run_dag):
     assert run_dag(REGIME_COMBINED_V0.dag_id, DAY, {"numeric_weight": 1}) == "failed"
 
