@@ -109,6 +109,8 @@ def check_targets(report: Report, results: dict) -> None:
     checks = [
         ("per-date x10 history / x1 (macro)", "history_x10_time_ratio/REGIME_MACRO_V0", "history_x10_time_ratio"),
         ("per-date x10 history / x1 (news)", "history_x10_time_ratio/REGIME_CONTEXT_V0", "history_x10_time_ratio"),
+        ("per-date x10 history / x1 (combined)", "history_x10_time_ratio/REGIME_COMBINED_V0",
+         "history_x10_time_ratio"),
         ("upstream / package, x10 macro: per-date task body", "upstream_over_package_x10_macro",
          "upstream_over_package_x10_macro"),
         ("upstream / package, x10 macro: per date on open connections",

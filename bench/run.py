@@ -5,7 +5,8 @@
 Measurements (see BENCHMARKS.md for what each one means and the targets), one module each:
   1. per-date task body (``bench.per_date``, ``bench.task_bodies``): the extract, aggregate and write operators'
      ``execute`` for one date, all contexts, connections through ``PostgresHook`` as in a task, no scheduler;
-     history x1 vs x10, macro and news; 1c. the fixed costs of a task (``bench.fixed_costs``);
+     history x1 vs x10, macro and news; 1c. the fixed costs of a task (``bench.fixed_costs``); 1d. the combined
+     space's task body on x1 vs x10 histories of stored macro and news rows (``bench.combined``);
   2. the upstream pattern on the same data and dates (``bench.upstream``): ``DATE(ts) = d`` joined on ``id::text``,
      one query per context and date, rows decoded one by one, joint rows inserted one by one (commit each);
   3. the query plans of the package's reads on the x10 history (``bench.plans``);
@@ -39,6 +40,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.combined import measure_combined
 from bench.fixed_costs import measure_fixed_costs
 from bench.memory import measure_rss
 from bench.per_date import measure_per_date
@@ -135,6 +137,8 @@ def run(args, scale: Scale, prefix: str, admin_dsn: str) -> int:
         conn_ids = {label: register_connections(label, histories[label]) for label in ("x1", "x10")}
         log.info("measure_per_date ...")
         measure_per_date(report, results, {label: histories[label] for label in ("x1", "x10")}, conn_ids, scale)
+        log.info("measure_combined ...")
+        measure_combined(report, results, {label: histories[label] for label in ("x1", "x10")}, conn_ids, scale)
         log.info("measure_fixed_costs ...")
         measure_fixed_costs(report, results, histories["x10"], conn_ids["x10"], scale)
         if args.profile:

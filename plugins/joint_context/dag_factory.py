@@ -9,7 +9,18 @@ from typing import TYPE_CHECKING
 
 import pendulum
 
-from joint_context.compat import AIRFLOW_V_3_0_PLUS, DAG, Asset, DeadlineAlert, DeadlineReference, Param
+from joint_context.combine_operator import CombineJointSpacesOperator
+from joint_context.combined_config import combined_params_schema
+from joint_context.combined_space import CombinedSpace
+from joint_context.compat import (
+    AIRFLOW_V_3_0_PLUS,
+    DAG,
+    Asset,
+    DeadlineAlert,
+    DeadlineReference,
+    Param,
+    asset_or_time_schedule,
+)
 from joint_context.connections import DEFAULT_STATEMENT_TIMEOUT
 from joint_context.operators import (
     AggregateJointOperator,
@@ -147,7 +158,7 @@ def build_rebuild_dag(
     """The DAG rebuilding ``space`` over a date range given when it is triggered (``schedule=None``).
 
     Params: ``first_date``, ``last_date`` (inclusive ISO dates), ``chunk_days``, then the per-date DAG's own
-    (:func:`joint_context.config.params_schema`), validated by the same schema and :class:`RunConfig`.
+    (:func:`joint_context.params.params_schema`), validated by the same schema and :class:`RunConfig`.
     ``plan`` splits the range; ``rebuild_chunk`` runs once per chunk (dynamic task mapping) with the bulk command
     line's code and emits the space's asset event naming the chunk's dates; ``summarize`` (whatever the chunks did)
     adds up their counts and fails the run if any chunk failed.
@@ -184,4 +195,45 @@ def build_rebuild_dag(
         summarize = SummarizeRebuildOperator(task_id="summarize", space=space, planned=plan.output,
                                              trigger_rule="all_done", retries=0)
         chunks >> summarize
+    return dag
+
+
+def build_combined_context_dag(
+    space: CombinedSpace,
+    *,
+    doc_md: str,
+    start_date: pendulum.DateTime = DEFAULT_START_DATE,
+    schedule_cron: str = DAILY_AT_MIDNIGHT_UTC,
+    retries: int = 3,
+    retry_delay: timedelta = timedelta(minutes=1),
+    max_active_runs: int = 16,
+    statement_timeout: timedelta | None = DEFAULT_STATEMENT_TIMEOUT,
+) -> DAG:
+    """The DAG computing the combined ``space``, kept up to date by its branches' assets.
+
+    Scheduled on the cron data-interval timetable (so ``{{ ds }}``, backfills and manual runs work as for the
+    other spaces) OR on an event of any branch's asset: the write tasks of the macro and news DAGs name the date
+    they wrote in their event's ``extra``, and the run those events trigger recomputes each date named, once.
+    The arguments are those of :func:`build_joint_context_dag`.
+    """
+    branch_assets = [Asset(branch.space.asset_uri) for branch in space.branches]
+    with DAG(
+        dag_id=space.dag_id,
+        description=f"{space.title}: {space.joint_type} joint embeddings per region and UTC day",
+        doc_md=doc_md,
+        schedule=asset_or_time_schedule(schedule_cron, branch_assets),
+        start_date=start_date,
+        catchup=False,
+        max_active_runs=max_active_runs,
+        params={name: Param(**schema) for name, schema in combined_params_schema(space).items()},
+        default_args={
+            "retries": retries,
+            "retry_delay": retry_delay,
+            "retry_exponential_backoff": True,
+            "max_retry_delay": timedelta(minutes=30),
+        },
+        tags=["joint-embeddings", space.joint_type],
+    ) as dag:
+        CombineJointSpacesOperator(task_id="combine", space=space, inlets=branch_assets,
+                                   outlets=[Asset(space.asset_uri)], statement_timeout=statement_timeout)
     return dag

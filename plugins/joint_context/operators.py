@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
+from joint_context.asset_events import attach_asset_extra
 from joint_context.compat import AirflowFailException, AirflowSensorTimeout, BaseOperator, BaseSensorOperator
 from joint_context.config import RunConfig
 from joint_context.connections import (
@@ -213,6 +214,7 @@ class WriteJointEmbeddingsOperator(BaseOperator):
         counts = summary["counts"]
         self.lineage_facts.update(contexts_written=counts["written"], contexts_replaced=counts["replaced"],
                                   contexts_skipped=counts["skipped"], stale_rows_removed=counts["removed"])
+        attach_asset_extra(self, context, summary)
         return summary
 
     def get_openlineage_facets_on_complete(self, task_instance):
@@ -293,3 +295,4 @@ class RegimeAvailableSensor(BaseSensorOperator):
             return False
         self.log.info("%s: regimes present for %s", as_of_date, regions)
         return True
+

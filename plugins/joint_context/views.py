@@ -118,6 +118,8 @@ def foreign_kind(space: JointSpace, scope: object) -> str:
     """Which foreign shape a scope the space does not accept is in (for the report)."""
     if not isinstance(scope, dict):
         return NOT_AN_OBJECT
+    if not hasattr(space, "filters_key"):  # the combined space: no upstream script wrote a flat shape of it
+        return OTHER_SHAPE
     prefix = space.filters_key.removesuffix("_filters") + "_"
     flat_keys = {prefix + name for name in space.filter_names}
     if (isinstance(scope.get("region"), str) and scope.get("source") == space.source_tag

@@ -27,8 +27,8 @@ def test_tiny_benchmark_writes_its_tables_results_file_and_recorded_report(pg_ad
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    for title in ("1-2. Per-date task body", "1c. Fixed costs", "3. Query plans", "4. Peak RSS", "6. Bulk CLI",
-                  "7. Rebuild DAG", "Targets"):
+    for title in ("1-2. Per-date task body", "1c. Fixed costs", "1d. Combined space", "3. Query plans", "4. Peak RSS",
+                  "6. Bulk CLI", "7. Rebuild DAG", "Targets"):
         assert f"## {title}" in completed.stdout
 
     (results_file,) = tmp_path.glob("*-tiny.json")

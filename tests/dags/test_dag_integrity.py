@@ -3,6 +3,7 @@
 import pytest
 from airflow.timetables.interval import CronDataIntervalTimetable
 
+from joint_context.combined_space import COMBINED_SPACES
 from joint_context.dag_factory import rebuild_dag_id
 from joint_context.spaces import REGIME_CONTEXT_V0, REGIME_MACRO_V0, SPACES
 
@@ -21,7 +22,7 @@ def test_no_import_errors(dag_bag):
 
 
 def test_one_dag_per_joint_space_and_one_rebuild_dag_per_text_space(dag_bag):
-    assert set(dag_bag.dags) == ({space.dag_id for space in SPACES.values()}
+    assert set(dag_bag.dags) == ({space.dag_id for space in (*SPACES.values(), *COMBINED_SPACES.values())}
                                  | {rebuild_dag_id(space) for space in REBUILT_SPACES})
 
 
@@ -44,7 +45,7 @@ def test_dag_files_import_no_heavy_modules_at_parse_time():
 
     probe = (
         "import sys; sys.path[:0] = ['dags']\n"
-        "import joint_regime_macro_context, joint_regime_news_context\n"
+        "import joint_regime_macro_context, joint_regime_news_context, joint_regime_combined_context\n"
         "import joint_regime_macro_context_rebuild, joint_regime_news_context_rebuild\n"
         "heavy = [m for m in ('numpy', 'psycopg', 'psycopg2', 'matplotlib') if m in sys.modules]\n"
         "print(','.join(heavy))"

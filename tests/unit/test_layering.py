@@ -12,8 +12,9 @@ from pathlib import Path
 import joint_context
 
 PACKAGE_DIR = Path(joint_context.__file__).parent
-AIRFLOW_LAYER = {"joint_context.operators", "joint_context.rebuild_operators", "joint_context.dag_factory",
-                 "joint_context.compat", "joint_context.lineage", "joint_context.timetables"}
+AIRFLOW_LAYER = {"joint_context.operators", "joint_context.rebuild_operators", "joint_context.combine_operator",
+                 "joint_context.dag_factory", "joint_context.compat", "joint_context.lineage",
+                 "joint_context.timetables", "joint_context.asset_events"}
 FRONT_DOORS = AIRFLOW_LAYER | {"joint_context.cli", "joint_context.__main__"}
 
 

@@ -7,6 +7,7 @@ import json
 
 from joint_context.cli import argtypes
 from joint_context.cli.status import ExitStatus
+from joint_context.combined_space import COMBINED_SPACES, REGIME_COMBINED_V0
 from joint_context.config import BRANCH_NORMALIZATION_VALUES, l2_model_id
 from joint_context.connections import DATABASE_ROLES, DEFAULT_STATEMENT_TIMEOUT
 from joint_context.spaces import JOINT_MODEL_ID, REGIME_CONTEXT_V0, REGIME_MACRO_V0, SPACES
@@ -20,6 +21,9 @@ def filter_options() -> dict[str, tuple[str, list[str]]]:
     for space in SPACES.values():
         for text_filter in space.filters:
             options.setdefault(text_filter.name, (text_filter.description, []))[1].append(space.joint_type)
+    for combined in COMBINED_SPACES.values():  # a context of the combined space carries its branches' filters
+        for name in combined.filter_names:
+            options[name][1].append(combined.joint_type)
     return options
 
 
@@ -54,12 +58,18 @@ def _backfill(commands) -> None:
                           help="the DAG's --conf JSON, e.g. '{\"contexts\": [{\"region\": \"EU\", \"country\": "
                                "\"DE\"}], \"text_weight\": 2}'; the options below override its keys")
     backfill.add_argument("--text-model-id", help="text_embeddings.model_id to average (default: the space's)")
-    backfill.add_argument("--joint-model-id", help="joint_embeddings.model_id to write (default: "
-                                                    "joint-regime-core-v1)")
+    backfill.add_argument("--joint-model-id", help="joint_embeddings.model_id to write (default: the space's, "
+                                                    "joint-regime-core-v1 or joint-regime-combined-v1)")
     backfill.add_argument("--source-type", help="text_embeddings.source_type (default: the space's)")
     backfill.add_argument("--numeric-weight", type=argtypes.weight, metavar="W", help="w_num (default 0.5)")
     backfill.add_argument("--text-weight", type=argtypes.weight, metavar="W", help="w_text (default 0.5)")
     add_branch_normalization_option(backfill)
+    combined = REGIME_COMBINED_V0.joint_type
+    for branch in REGIME_COMBINED_V0.branches:
+        backfill.add_argument(f"--{branch.name}-weight", type=argtypes.weight, metavar="W",
+                              help=f"w_{branch.name} of {combined} (default 0.5; 0: its rows are not read)")
+    backfill.add_argument("--source-model-id", help=f"model_id of the rows {combined} reads (default "
+                                                     f"{REGIME_COMBINED_V0.default_source_model_id})")
     add_database_options(backfill, "runtime")
     add_database_options(backfill, "historical")
     backfill.add_argument("--no-progress", action="store_true", help="no progress bar (e.g. in cron logs)")
@@ -90,6 +100,10 @@ def _compare(commands) -> None:
                     "filter options pick one.",
     )
     compare.add_argument("--region", required=True, help="the region to compare")
+    compare.add_argument("--spaces", nargs=2, type=argtypes.joint_space, metavar=("SPACE", "SPACE"),
+                         help=f"the two spaces to compare, by joint type or DAG id (default "
+                              f"{REGIME_MACRO_V0.joint_type} {REGIME_CONTEXT_V0.joint_type}), e.g. "
+                              f"{REGIME_MACRO_V0.joint_type} {REGIME_COMBINED_V0.joint_type}")
     add_date_range_option(compare)
     for space in (REGIME_MACRO_V0, REGIME_CONTEXT_V0):
         example = json.dumps({name: "..." for name in space.filter_names[:1]})
@@ -99,8 +113,9 @@ def _compare(commands) -> None:
             help=f"only the {space.joint_type} scope whose {space.filters_key} is exactly this object, e.g. "
                  f"'{example}' ('{{}}' = no filters). Default: every scope of the region.",
         )
-    compare.add_argument("--joint-model-id", default=REGIME_MACRO_V0.default_joint_model_id,
-                         help="joint model_id of both spaces (default %(default)s)")
+    compare.add_argument("--joint-model-id", help=f"only this joint model_id (default: each space's own, "
+                                                   f"{REGIME_MACRO_V0.default_joint_model_id} or "
+                                                   f"{REGIME_COMBINED_V0.default_joint_model_id})")
     compare.add_argument("--plot", type=argtypes.png_path, metavar="FILE.png",
                          help="draw the similarities as a time series into this PNG file (checked before any work; "
                               "an existing file is replaced, and the output says so)")
@@ -172,7 +187,8 @@ def add_space_regions_and_dates(parser: argparse.ArgumentParser, *, regions_help
 
 
 def add_space_option(parser: argparse.ArgumentParser) -> None:
-    names = ", ".join(f"{space.joint_type} ({space.dag_id})" for space in SPACES.values())
+    names = ", ".join(f"{space.joint_type} ({space.dag_id})"
+                      for space in (*SPACES.values(), *COMBINED_SPACES.values()))
     parser.add_argument("--space", type=argtypes.joint_space, default=REGIME_MACRO_V0,
                         help=f"joint type or DAG id (default {REGIME_MACRO_V0.joint_type}); one of {names}")
 
