@@ -44,7 +44,7 @@ def backfill_params(space: JointSpace | CombinedSpace, args: argparse.Namespace)
     params = dict(conf)
     if args.region:
         params["contexts"] = [{"region": region, **filters} for region in args.region]
-    given = {key: getattr(args, key) for key in MODEL_OPTIONS if getattr(args, key) is not None}
+    given = {key: getattr(args, key) for key in MODEL_OPTIONS if getattr(args, key, None) is not None}
     accepted = combined_default_params(space) if isinstance(space, CombinedSpace) else default_params(space)
     not_options = sorted(set(given) - set(accepted))
     if not_options:
