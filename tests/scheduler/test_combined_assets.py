@@ -114,12 +114,14 @@ def test_the_asset_triggered_runs_together_recompute_each_backfilled_date_once(a
         "SELECT dr.run_id, ae.extra FROM dagrun_asset_event dae JOIN asset_event ae ON ae.id = dae.event_id"
         " JOIN asset a ON a.id = ae.asset_id JOIN dag_run dr ON dr.id = dae.dag_run_id"
         " WHERE dr.dag_id = %(dag_id)s AND a.uri = %(uri)s", {"dag_id": COMBINED_DAG_ID, "uri": MACRO_ASSET})
-    named = [row["extra"]["as_of_date"] for row in consumed]
+    # the macro runs of other modules left events too: unpausing the combined DAG consumes them as well
+    ours = [row for row in consumed if row["extra"]["as_of_date"] in {day.isoformat() for day in DAYS}]
+    named = [row["extra"]["as_of_date"] for row in ours]
     # an event registered while a run is being created can lose its queue entry (one per asset) and stay
     # unconsumed: the run that follows recomputes the dates of events registered since it was created, too
-    assert len(named) == len(set(named)) and set(named) <= {day.isoformat() for day in DAYS}
+    assert named and len(named) == len(set(named))
     assert all(row["extra"] == {"as_of_date": row["extra"]["as_of_date"], "written": 1, "skipped": 0, "removed": 0}
-               for row in consumed)
+               for row in ours)
     recomputed = []
     for run in triggered.combined_runs:
         log = airflow_stack.task_log(COMBINED_DAG_ID, run.run_id, "combine")
@@ -127,7 +129,7 @@ def test_the_asset_triggered_runs_together_recompute_each_backfilled_date_once(a
         run_dates = re.search(r"date\(s\): ([0-9, -]+)", line).group(1).strip().split(", ")
         assert len(run_dates) == len(set(run_dates)), f"a date computed twice in one run: {line}"
         recomputed += run_dates
-    assert set(recomputed) == {day.isoformat() for day in DAYS}
+    assert set(recomputed) >= {day.isoformat() for day in DAYS}
     print(f"\n{len(named)} of {len(DAYS)} macro events consumed by a combined run; every date recomputed, "
           f"{len(recomputed)} date computations in all")
 

@@ -103,7 +103,10 @@ def open_trigger_form(page, api_url: str, logical_day: date) -> None:
 def fill_json_editor(page, value: object) -> None:
     """Replace the text of the form's first JSON editor, the ``contexts`` param's (the "Configuration JSON" of the
     advanced options is folded away). The editor closes brackets itself: what it added after the text goes."""
-    page.locator(".monaco-editor, .cm-editor").first.click()
+    editor = page.locator(".monaco-editor, .cm-editor").first
+    editor.scroll_into_view_if_needed()
+    # focus its input rather than click it: the field's long help text can lie over the editor and take the click
+    editor.locator("textarea, [contenteditable='true']").first.focus()
     page.keyboard.press("Control+A")
     page.keyboard.insert_text(json.dumps(value))
     page.keyboard.press("Shift+Control+End")
