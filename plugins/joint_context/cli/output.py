@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import json
 import logging
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -37,6 +38,12 @@ def write_csv(columns: Sequence[str], records: Iterable[Sequence[object]]) -> No
     for record in records:
         writer.writerow(["" if value is None else repr(value) if isinstance(value, float) else value
                          for value in record])
+
+
+def write_json(value: object) -> None:
+    """One JSON document on stdout (dates as ISO text, non-ASCII kept)."""
+    json.dump(value, sys.stdout, ensure_ascii=False, default=str)
+    sys.stdout.write("\n")
 
 
 def note(message: str) -> None:
