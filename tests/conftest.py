@@ -113,6 +113,42 @@ def historical_conn(clean_databases):
 
 
 @pytest.fixture(scope="session")
+def pgvector_admin_dsn(pg_admin_dsn):
+    """A superuser DSN of a server with the pgvector extension: the session's when it has one (the embedded server
+    does), else an embedded server of its own (the machine's PostgreSQL 15 has none). Never skipped."""
+    if localdb.has_extension(pg_admin_dsn, "vector"):
+        yield pg_admin_dsn
+        return
+    server = localdb.start_embedded_server(SESSION_DIR / "pgdata-vector", cleanup_mode="delete")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def pgvector_databases(pgvector_admin_dsn):
+    """A ``historical_db`` of the legacy schema plus ``include/sql/schema/optional_pgvector.sql``, on a server with
+    pgvector (``historical_dsn``); the session's own databases stay without it."""
+    name = f"jc_test_vector_{uuid.uuid4().hex[:8]}"
+    dsn = localdb.create_database(pgvector_admin_dsn, name, "historical_db.sql")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute((localdb.SCHEMA_DIR / "optional_pgvector.sql").read_text())
+    try:
+        yield dsn
+    finally:
+        localdb.drop_database(pgvector_admin_dsn, name)
+
+
+@pytest.fixture
+def vector_conn(pgvector_databases):
+    """An autocommit connection to the pgvector ``historical_db``, its tables emptied first."""
+    with psycopg.connect(pgvector_databases, autocommit=True) as conn:
+        conn.execute(f"TRUNCATE joint_vector_index, {', '.join(TABLES['historical'])} RESTART IDENTITY")
+        yield conn
+
+
+@pytest.fixture(scope="session")
 def airflow_metadata_db():
     """Airflow's own metadata database (SQLite in the session's Airflow home), migrated once."""
     subprocess.run(
