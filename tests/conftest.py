@@ -128,22 +128,24 @@ def pgvector_admin_dsn(pg_admin_dsn):
 
 @pytest.fixture(scope="session")
 def pgvector_databases(pgvector_admin_dsn):
-    """A ``historical_db`` of the legacy schema plus ``include/sql/schema/optional_pgvector.sql``, on a server with
-    pgvector (``historical_dsn``); the session's own databases stay without it."""
-    name = f"jc_test_vector_{uuid.uuid4().hex[:8]}"
-    dsn = localdb.create_database(pgvector_admin_dsn, name, "historical_db.sql")
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    """A ``runtime_db`` and a ``historical_db`` on a server with pgvector, the latter with
+    ``include/sql/schema/optional_pgvector.sql`` applied; the session's own databases stay without it."""
+    databases = Databases(pgvector_admin_dsn)
+    with psycopg.connect(databases.historical_dsn, autocommit=True) as conn:
         conn.execute((localdb.SCHEMA_DIR / "optional_pgvector.sql").read_text())
     try:
-        yield dsn
+        yield databases
     finally:
-        localdb.drop_database(pgvector_admin_dsn, name)
+        databases.drop()
 
 
 @pytest.fixture
 def vector_conn(pgvector_databases):
-    """An autocommit connection to the pgvector ``historical_db``, its tables emptied first."""
-    with psycopg.connect(pgvector_databases, autocommit=True) as conn:
+    """An autocommit connection to the pgvector ``historical_db``, its tables (and runtime_db's) emptied first."""
+    with psycopg.connect(pgvector_databases.runtime_dsn, autocommit=True) as conn:
+        conn.execute(f"TRUNCATE {', '.join(TABLES['runtime'])} RESTART IDENTITY")
+    with psycopg.connect(pgvector_databases.historical_dsn, autocommit=True) as conn:
+        # in one statement: joint_vector_index references joint_embeddings
         conn.execute(f"TRUNCATE joint_vector_index, {', '.join(TABLES['historical'])} RESTART IDENTITY")
         yield conn
 
