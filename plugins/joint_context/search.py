@@ -25,8 +25,8 @@ import numpy as np
 
 from joint_context.errors import VectorDataError
 from joint_context.spaces import canonical_json
-from joint_context.store import read_sql, vector_index_present
-from joint_context.vectors import decode_vector
+from joint_context.store import binary_result_cursor, read_sql, vector_index_present
+from joint_context.vectors import FLOAT32_LE, decode_vector
 
 JOINT_EMBEDDINGS_TABLE = "historical_db.joint_embeddings"
 METRICS = ("cosine", "l2")
@@ -135,22 +135,24 @@ def _candidate_params(query: QueryRow, *, include_future: bool, any_region: bool
 
 
 def _numpy_search(conn, query: QueryRow, params: dict, metric: str, top: int) -> SearchResult:
-    with conn.cursor() as cursor:
+    with binary_result_cursor(conn) as cursor:  # raw vector bytes, not hex text
         cursor.execute(read_sql("select_similar_candidates.sql"), params)
         rows = cursor.fetchall()
     left_out: dict[str, list[int]] = {UNUSABLE: [], OTHER_DIMENSION: []}
-    kept: list[tuple[int, date, str]] = []
-    vectors: list[np.ndarray] = []
-    for joint_id, as_of_date, scope_text, raw in rows:
-        vector = _usable(raw, joint_id)
-        if vector is None:
-            left_out[UNUSABLE].append(joint_id)
-        elif vector.shape != query.vector.shape:
-            left_out[OTHER_DIMENSION].append(joint_id)
-        else:
-            kept.append((joint_id, as_of_date, scope_text))
-            vectors.append(vector)
-    neighbours = _ranked(query, kept, vectors, metric, top)
+    query_bytes = query.vector.nbytes
+    # the rows of the query's length are decoded and checked at once; the few others one by one
+    same_length = [row for row in rows if row[3] is not None and len(row[3]) == query_bytes]
+    for joint_id, _as_of_date, _scope, raw in rows:
+        if raw is None or len(raw) != query_bytes:
+            vector = _usable(raw, joint_id)
+            left_out[UNUSABLE if vector is None else OTHER_DIMENSION].append(joint_id)
+    matrix = np.frombuffer(b"".join(bytes(row[3]) for row in same_length), dtype=FLOAT32_LE).reshape(
+        len(same_length), query.vector.shape[0])
+    usable = np.isfinite(matrix).all(axis=1) & matrix.any(axis=1)  # finite, and not all zeros (no direction)
+    left_out[UNUSABLE] += [row[0] for row, ok in zip(same_length, usable, strict=True) if not ok]
+    kept = [(joint_id, as_of_date, scope_text) for (joint_id, as_of_date, scope_text, _raw), ok
+            in zip(same_length, usable, strict=True) if ok]
+    neighbours = _ranked(query, kept, matrix[usable], metric, top)
     return SearchResult(query, metric, "numpy", neighbours, {reason: sorted(ids) for reason, ids in left_out.items()})
 
 
@@ -165,8 +167,8 @@ def _usable(raw, joint_id: int) -> np.ndarray | None:
     return vector if vector.any() else None
 
 
-def _ranked(query: QueryRow, kept: Sequence[tuple[int, date, str]], vectors: Sequence[np.ndarray], metric: str,
-            top: int) -> list[Neighbour]:
+def _ranked(query: QueryRow, kept: Sequence[tuple[int, date, str]], vectors: np.ndarray | Sequence[np.ndarray],
+            metric: str, top: int) -> list[Neighbour]:
     """The ``top`` of ``kept`` by score (float64), ties broken by earlier date, then smaller joint_id."""
     if not kept:
         return []

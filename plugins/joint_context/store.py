@@ -122,6 +122,9 @@ def _binary_result_cursor(conn):
     return conn.cursor(binary=True) if _is_psycopg3(conn) else conn.cursor()
 
 
+binary_result_cursor = _binary_result_cursor  # for the other readers of the package (search)
+
+
 def _text_row_batches(conn, space: JointSpace, params: dict, batch_rows: int) -> Iterator[list[tuple]]:
     """The text query's rows in batches of at most ``batch_rows``, never all of them in memory at once."""
     if _is_psycopg3(conn):

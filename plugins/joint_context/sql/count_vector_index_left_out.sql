@@ -6,7 +6,7 @@ SELECT coalesce(array_agg(joint_id ORDER BY joint_id) FILTER (WHERE dim IS NULL)
   FROM joint_vector_index
  WHERE joint_type = %(joint_type)s
    AND model_id = %(model_id)s
-   AND (dim IS NULL OR dim <> %(dim)s)
+   AND (dim IS NULL OR dim < %(dim)s OR dim > %(dim)s)  -- three index range conditions, not a scan
    AND as_of_date <> %(as_of_date)s
    AND (%(include_future)s::boolean OR as_of_date < %(as_of_date)s)
    AND CASE WHEN %(any_region)s::boolean
