@@ -19,6 +19,8 @@ TARGETS = {
     "rss_above_baseline_mb": ("<", 150.0),
     "airflow_backfill_over_floor": ("<=", 1.2),
     "cli_rebuild_over_raw_read": ("<=", 2.0),
+    "upstream_over_hnsw_search": (">=", 20.0),
+    "hnsw_recall_at_10": (">=", 0.98),
 }
 
 
@@ -116,6 +118,9 @@ def check_targets(report: Report, results: dict) -> None:
         ("peak RSS above baseline, MiB", "rss_above_baseline_mb", "rss_above_baseline_mb"),
         ("Airflow backfill / empty-task floor", "airflow_backfill_over_floor", "airflow_backfill_over_floor"),
         ("bulk CLI rebuild / raw read", "cli_rebuild_over_raw_read", "cli_rebuild_over_raw_read"),
+        ("analog-day search: upstream p50 / pgvector HNSW p50", "upstream_over_hnsw_search",
+         "upstream_over_hnsw_search"),
+        ("analog-day search: HNSW recall@10 vs exact", "hnsw_recall_at_10", "hnsw_recall_at_10"),
     ]
     verdicts = {}
     for title, key, target_key in checks:

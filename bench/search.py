@@ -205,3 +205,34 @@ def _build_hnsw(conn) -> None:
     conn.execute(statement)
     conn.execute("ANALYZE joint_vector_index")
     conn.commit()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bench.search --scale full --admin-dsn DSN``: this measurement alone (``bench.run`` runs it too)."""
+    import argparse
+    import os
+
+    from bench.workload import LAST_DATE
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", choices=sorted(SEARCH_SCALES), default="small")
+    parser.add_argument("--admin-dsn", default=os.environ.get("JOINT_CONTEXT_TEST_DATABASE_URL"),
+                        help="superuser DSN (default $JOINT_CONTEXT_TEST_DATABASE_URL; none: an embedded server)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    results: dict = {"ratios": {}}
+    with tempfile.TemporaryDirectory(prefix="jc-bench-search-") as scratch:
+        server = None if args.admin_dsn else localdb.start_embedded_server(Path(scratch) / "pgdata",
+                                                                            cleanup_mode="delete")
+        try:
+            measure_search(Report(), results, args.admin_dsn or server.get_uri(), args.scale, LAST_DATE,
+                           f"jc_bench_search_{args.scale}")
+        finally:
+            if server is not None:
+                server.cleanup()
+    print(json.dumps(results, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
