@@ -88,6 +88,9 @@ def find_similar(
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     if top < 1:
         raise ValueError(f"top must be at least 1, got {top}")
+    autocommit = getattr(historical_conn, "autocommit", False)
+    if autocommit:  # one transaction for the search: the HNSW settings hold for its transaction only
+        historical_conn.autocommit = False
     try:
         query = _query_row(historical_conn, joint_type, model_id, as_of_date, entity_scope, metric)
         params = _candidate_params(query, include_future=include_future, any_region=any_region)
@@ -99,6 +102,8 @@ def find_similar(
         return _pgvector_search(historical_conn, query, params, metric, top, approximate)
     finally:
         historical_conn.rollback()  # end the read-only transaction (and the HNSW settings with it)
+        if autocommit:
+            historical_conn.autocommit = True
 
 
 def _query_row(conn, joint_type: str, model_id: str, as_of_date: date, entity_scope: dict, metric: str) -> QueryRow:

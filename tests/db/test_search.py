@@ -224,3 +224,25 @@ def test_approximate_falls_back_to_exact_for_l2_and_other_dimensions(vector_conn
                           entity_scope=US, approximate=True, metric="l2")
     assert result.engine == "pgvector" and "ran exactly" in result.notes[0]
     assert [n.joint_id for n in result.neighbours] == [joint_id for joint_id, _s in expected(rows, US, metric="l2")[0]]
+
+
+def hnsw_index_scans(conn) -> int:
+    conn.execute("SELECT pg_stat_clear_snapshot()")
+    return conn.execute("SELECT idx_scan FROM pg_stat_user_indexes"
+                        " WHERE indexrelname = 'idx_joint_vector_index_hnsw_384'").fetchone()[0]
+
+
+def test_an_approximate_search_reads_the_hnsw_index_and_its_settings_end_with_it(vector_conn):
+    seed_history(vector_conn, np.random.default_rng(13), dimension=384, days=30)
+    rebuild_vector_index(vector_conn)
+    vector_conn.execute("ANALYZE joint_vector_index")
+    before = hnsw_index_scans(vector_conn)
+    result = find_similar(vector_conn, joint_type=JOINT_TYPE, model_id=MODEL, as_of_date=QUERY_DATE, entity_scope=US,
+                          approximate=True)
+    vector_conn.execute("SELECT pg_stat_force_next_flush()")
+    vector_conn.execute("SELECT 1")  # a transaction's end: the statistics are flushed
+    assert result.engine == "pgvector-hnsw" and len(result.neighbours) == 10
+    assert hnsw_index_scans(vector_conn) > before
+    assert vector_conn.autocommit  # the caller's connection as it was, its session settings untouched
+    settings = ("hnsw.ef_search", "hnsw.iterative_scan", "enable_sort")
+    assert [vector_conn.execute(f"SHOW {name}").fetchone()[0] for name in settings] == ["40", "off", "on"]
