@@ -94,11 +94,18 @@ def find_similar(
     try:
         query = _query_row(historical_conn, joint_type, model_id, as_of_date, entity_scope, metric)
         params = _candidate_params(query, include_future=include_future, any_region=any_region)
-        if engine == "auto":
+        if engine != "numpy":
             with historical_conn.cursor() as cursor:
-                engine = "pgvector" if vector_index_present(cursor) else "numpy"
+                present = vector_index_present(cursor)
+            if engine == "pgvector" and not present:
+                raise SearchError("the pgvector engine needs the side table joint_vector_index, which this database "
+                                  "lacks: run include/sql/schema/optional_pgvector.sql, then vector-index rebuild")
+            engine = "pgvector" if present else "numpy"
         if engine == "numpy":
-            return _numpy_search(historical_conn, query, params, metric, top)
+            result = _numpy_search(historical_conn, query, params, metric, top)
+            if approximate:
+                result.notes.append("--approximate: no pgvector side table here; the search ran exactly (numpy)")
+            return result
         return _pgvector_search(historical_conn, query, params, metric, top, approximate)
     finally:
         historical_conn.rollback()  # end the read-only transaction (and the HNSW settings with it)

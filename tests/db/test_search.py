@@ -246,3 +246,13 @@ def test_an_approximate_search_reads_the_hnsw_index_and_its_settings_end_with_it
     assert vector_conn.autocommit  # the caller's connection as it was, its session settings untouched
     settings = ("hnsw.ef_search", "hnsw.iterative_scan", "enable_sort")
     assert [vector_conn.execute(f"SHOW {name}").fetchone()[0] for name in settings] == ["40", "off", "on"]
+
+
+def test_the_pgvector_engine_without_the_side_table_is_an_error_saying_what_to_run(historical_conn):
+    insert(historical_conn, QUERY_DATE, US, np.ones(4, "<f4").tobytes())
+    with pytest.raises(SearchError, match="lacks: run include/sql/schema/optional_pgvector.sql"):
+        find_similar(historical_conn, joint_type=JOINT_TYPE, model_id=MODEL, as_of_date=QUERY_DATE,
+                     entity_scope=US, engine="pgvector")
+    result = find_similar(historical_conn, joint_type=JOINT_TYPE, model_id=MODEL, as_of_date=QUERY_DATE,
+                          entity_scope=US, approximate=True)
+    assert result.engine == "numpy" and "ran exactly (numpy)" in result.notes[0]
