@@ -50,9 +50,10 @@ CREATE INDEX IF NOT EXISTS idx_joint_vector_index_type_model_dim
 
 -- HNSW needs a fixed dimension: one partial expression index per dimension searched approximately. 384 is the
 -- dimension of every space (regime windows padded to 384, 384-d text embeddings); `similar --approximate` uses
--- this index for 384-d vectors and searches other dimensions exactly. m = 16, ef_construction = 64 (defaults).
+-- this index for 384-d vectors and searches other dimensions exactly. ef_construction = 200 (default 64): on the
+-- benchmark's 182,500 vectors recall@10 is 1.0 at ef_search 200 (0.885 with 64), for twice the build time.
 CREATE INDEX IF NOT EXISTS idx_joint_vector_index_hnsw_384
-    ON joint_vector_index USING hnsw ((embedding::vector(384)) vector_cosine_ops)
+    ON joint_vector_index USING hnsw ((embedding::vector(384)) vector_cosine_ops) WITH (m = 16, ef_construction = 200)
     WHERE dim = 384;
 
 -- The package's writer role (include/sql/roles.sql) needs, on top of its grants there:
