@@ -13,6 +13,8 @@ RUN pip install --no-cache-dir -r /opt/airflow/requirements.txt
 COPY --chown=airflow:0 pyproject.toml README.md /opt/airflow/src/joint-context/
 COPY --chown=airflow:0 plugins/ /opt/airflow/src/joint-context/plugins/
 RUN pip install --no-cache-dir --no-deps /opt/airflow/src/joint-context
+# The plugin that registers the DAGs' timetable (without it the DAGs cannot be serialized).
+COPY --chown=airflow:0 plugins/processed_day_plugin.py /opt/airflow/plugins/
 
 # The DAG files, and the schema and grants a DBA applies (include/sql); the package reads neither at run time.
 COPY --chown=airflow:0 dags/ /opt/airflow/dags/

@@ -19,6 +19,8 @@ TARGETS = {
     "rss_above_baseline_mb": ("<", 150.0),
     "airflow_backfill_over_floor": ("<=", 1.2),
     "cli_rebuild_over_raw_read": ("<=", 2.0),
+    "rebuild_dag_over_cli": ("<=", 2.0),
+    "per_date_over_rebuild_dag": (">=", 50.0),
     "upstream_over_hnsw_search": (">=", 20.0),
     "hnsw_recall_at_10": (">=", 0.98),
 }
@@ -109,6 +111,8 @@ def check_targets(report: Report, results: dict) -> None:
     checks = [
         ("per-date x10 history / x1 (macro)", "history_x10_time_ratio/REGIME_MACRO_V0", "history_x10_time_ratio"),
         ("per-date x10 history / x1 (news)", "history_x10_time_ratio/REGIME_CONTEXT_V0", "history_x10_time_ratio"),
+        ("per-date x10 history / x1 (combined)", "history_x10_time_ratio/REGIME_COMBINED_V0",
+         "history_x10_time_ratio"),
         ("upstream / package, x10 macro: per-date task body", "upstream_over_package_x10_macro",
          "upstream_over_package_x10_macro"),
         ("upstream / package, x10 macro: per date on open connections",
@@ -118,6 +122,9 @@ def check_targets(report: Report, results: dict) -> None:
         ("peak RSS above baseline, MiB", "rss_above_baseline_mb", "rss_above_baseline_mb"),
         ("Airflow backfill / empty-task floor", "airflow_backfill_over_floor", "airflow_backfill_over_floor"),
         ("bulk CLI rebuild / raw read", "cli_rebuild_over_raw_read", "cli_rebuild_over_raw_read"),
+        ("rebuild DAG / bulk CLI, x10 macro", "rebuild_dag_over_cli", "rebuild_dag_over_cli"),
+        ("per-date runs (projected) / rebuild DAG, x10 macro", "per_date_over_rebuild_dag",
+         "per_date_over_rebuild_dag"),
         ("analog-day search: upstream p50 / pgvector HNSW p50", "upstream_over_hnsw_search",
          "upstream_over_hnsw_search"),
         ("analog-day search: HNSW recall@10 vs exact", "hnsw_recall_at_10", "hnsw_recall_at_10"),

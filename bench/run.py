@@ -5,7 +5,8 @@
 Measurements (see BENCHMARKS.md for what each one means and the targets), one module each:
   1. per-date task body (``bench.per_date``, ``bench.task_bodies``): the extract, aggregate and write operators'
      ``execute`` for one date, all contexts, connections through ``PostgresHook`` as in a task, no scheduler;
-     history x1 vs x10, macro and news; 1c. the fixed costs of a task (``bench.fixed_costs``);
+     history x1 vs x10, macro and news; 1c. the fixed costs of a task (``bench.fixed_costs``); 1d. the combined
+     space's task body on x1 vs x10 histories of stored macro and news rows (``bench.combined``);
   2. the upstream pattern on the same data and dates (``bench.upstream``): ``DATE(ts) = d`` joined on ``id::text``,
      one query per context and date, rows decoded one by one, joint rows inserted one by one (commit each);
   3. the query plans of the package's reads on the x10 history (``bench.plans``);
@@ -14,7 +15,9 @@ Measurements (see BENCHMARKS.md for what each one means and the targets), one mo
      shape doing nothing;
   6. bulk CLI (``bench.cli_rebuild``, when ``plugins/joint_context/cli.py`` exists): a full rebuild vs reading the
      vector bytes;
-  7. analog-day search (``bench.search``): the upstream pattern, numpy, pgvector exact and HNSW over one space's
+  7. the rebuild DAG (``bench.rebuild_dag``, unless ``--skip-rebuild-dag``): the x10 macro history through
+     ``dag.test`` vs the bulk CLI vs per-date runs projected to the range.
+  8. analog-day search (``bench.search``): the upstream pattern, numpy, pgvector exact and HNSW over one space's
      years x regions of joint vectors (on an embedded server of its own when this one has no pgvector).
 The tables, targets and files are ``bench.report``'s. Every run writes ``bench/results/<stamp>-<scale>.json`` and
 ``.md`` (git-ignored); ``--record`` also writes the run's report to ``bench/reports/<stamp>-<scale>.md``, a file
@@ -39,6 +42,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.combined import measure_combined
 from bench.fixed_costs import measure_fixed_costs
 from bench.memory import measure_rss
 from bench.per_date import measure_per_date
@@ -74,7 +78,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--airflow-rounds", type=int, default=1, help="backfill rounds per DAG in 5. (default 1)")
     parser.add_argument("--cli-repeats", type=int, default=3, help="rebuilds per space in 6. (default 3)")
     parser.add_argument("--skip-cli", action="store_true", help="skip 6. even when the CLI exists")
-    parser.add_argument("--skip-search", action="store_true", help="skip 7.")
+    parser.add_argument("--skip-rebuild-dag", action="store_true", help="skip 7.")
+    parser.add_argument("--skip-search", action="store_true", help="skip 8.")
     args = parser.parse_args(argv)
     args.command = shlex.join(["python", "-m", "bench.run", *(sys.argv[1:] if argv is None else argv)])
     args.stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -135,6 +140,8 @@ def run(args, scale: Scale, prefix: str, admin_dsn: str) -> int:
         conn_ids = {label: register_connections(label, histories[label]) for label in ("x1", "x10")}
         log.info("measure_per_date ...")
         measure_per_date(report, results, {label: histories[label] for label in ("x1", "x10")}, conn_ids, scale)
+        log.info("measure_combined ...")
+        measure_combined(report, results, {label: histories[label] for label in ("x1", "x10")}, conn_ids, scale)
         log.info("measure_fixed_costs ...")
         measure_fixed_costs(report, results, histories["x10"], conn_ids["x10"], scale)
         if args.profile:
@@ -162,6 +169,11 @@ def run(args, scale: Scale, prefix: str, admin_dsn: str) -> int:
 
             log.info("measure_airflow ...")
             measure_airflow(report, results, admin_dsn, histories["x1"], scale, args.airflow_rounds)
+        if not args.skip_rebuild_dag:
+            from bench.rebuild_dag import measure_rebuild_dag
+
+            log.info("measure_rebuild_dag ...")
+            measure_rebuild_dag(report, results, histories["x10"], scale, admin_dsn if args.airflow else None)
         check_targets(report, results)
     finally:
         if not args.keep:

@@ -1,4 +1,4 @@
-"""7. Analog-day search (``joint-context similar``): the upstream pattern vs the package's numpy path, pgvector exact
+"""8. Analog-day search (``joint-context similar``): the upstream pattern vs the package's numpy path, pgvector exact
 and pgvector HNSW, on one space's history of ``years`` x ``regions`` 384-dimensional joint vectors.
 
 The history is one ``REGIME_MACRO_V0`` row per region and day, each region a random walk (an AR(1) drift, as
@@ -164,7 +164,7 @@ def _measure(report: Report, results: dict, dsn: str, scale: SearchScale, last_d
               recall if engine == "pgvector HNSW" else (1.0 if engine != "upstream" else "-")]
              for engine, summary in summaries.items()]
     report.table(
-        f"7. Analog-day search: {rows} vectors ({scale.regions} regions x {int(scale.years * 365)} days, 384-d), "
+        f"8. Analog-day search: {rows} vectors ({scale.regions} regions x {int(scale.years * 365)} days, 384-d), "
         f"{len(queries)} queries, top {TOP} cosine, --any-region",
         ["engine", "p50 ms", "min ms", "max ms", "upstream p50 / p50", "recall@10"], table,
         note=f"Exact pgvector = numpy neighbours on {same_as_numpy}/{len(queries)} queries. One-off costs: load "

@@ -13,7 +13,12 @@ A context without a regime or without text vectors that day is skipped (and an e
 
 **Tasks:** `wait_for_regimes` (scheduled runs only) → `extract` → `aggregate` → `write`.
 **Connections:** `runtime_db`, `historical_db`.
-**Params:** `contexts` (e.g. `[{"region": "EU", "country": "DE"}]`), `numeric_weight`, `text_weight`,
+**Which day a run processes:** the UTC day of `as_of_date` when set (YYYY-MM-DD, the first field of the
+trigger form), else the UTC day of the logical date, which is the run's data interval (00:00 → 24:00 UTC).
+The trigger form's date picker follows the browser's time zone: set `as_of_date` to be sure of the day.
+A scheduled run covers the day that has just closed, a backfill run each day of its range.
+
+**Params:** `as_of_date`, `contexts` (e.g. `[{"region": "EU", "country": "DE"}]`), `numeric_weight`, `text_weight`,
 `text_model_id`, `source_type`, `joint_model_id`.
 """
 

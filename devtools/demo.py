@@ -3,7 +3,8 @@
 1. starts an embedded PostgreSQL under ``.local/pgdata`` (Unix socket only, no TCP port);
 2. creates ``runtime_db`` and ``historical_db`` from ``include/sql/schema`` and seeds January 2025 for two
    regions (macro events on weekdays, news every day, a few missing regimes);
-3. runs both DAGs for every day of the month through Airflow (``dag.test``, Airflow home ``.local/airflow``);
+3. runs the macro and news DAGs, then the combined DAG, for every day of the month through Airflow (``dag.test``,
+   Airflow home ``.local/airflow``);
 4. prints, per date and region, what each space wrote or skipped and why; stops the database.
 
 The databases are left in ``.local/pgdata`` so the command line can be tried on them afterwards:
@@ -19,6 +20,7 @@ import argparse
 import json
 import os
 import signal
+import statistics
 import sys
 import time
 from datetime import timedelta
@@ -36,7 +38,15 @@ AIRFLOW_HOME = LOCAL_DIR / "airflow"
 AIRFLOW_LOG = LOCAL_DIR / "demo-airflow.log"
 RUNS_FILE = LOCAL_DIR / "demo-runs.json"
 SERVE_UP_MESSAGE = "Demo PostgreSQL is up"  # tests wait for this line
-DAG_CONF = {"joint_regime_macro_context": DEMO_MACRO_CONTEXTS, "joint_regime_news_context": DEMO_NEWS_CONTEXTS}
+# a combined context carries the macro filters and the news filter of its region, so it reads the rows written above
+DEMO_COMBINED_CONTEXTS = [{**macro, **news}
+                          for macro, news in zip(DEMO_MACRO_CONTEXTS, DEMO_NEWS_CONTEXTS, strict=True)]
+DAG_CONF = {"joint_regime_macro_context": DEMO_MACRO_CONTEXTS, "joint_regime_news_context": DEMO_NEWS_CONTEXTS,
+            "joint_regime_combined_context": DEMO_COMBINED_CONTEXTS}  # in this order: the combined DAG runs last
+WRITE_TASK = {"joint_regime_combined_context": "combine"}  # the task whose XCom says what was written; else "write"
+SPACE_COLUMNS = (("joint_regime_macro_context", "REGIME_MACRO_V0", "macro text"),
+                 ("joint_regime_news_context", "REGIME_CONTEXT_V0", "news text"),
+                 ("joint_regime_combined_context", "REGIME_COMBINED_V0", "macro+news rows"))
 
 
 def airflow_environment(admin_dsn: str) -> dict[str, str]:
@@ -52,7 +62,7 @@ def airflow_environment(admin_dsn: str) -> dict[str, str]:
 
 
 def run_dags_in_airflow() -> None:
-    """(Child process.) Run both DAGs for each demo day through ``dag.test``; save what each write reported."""
+    """(Child process.) Run the DAGs for each demo day through ``dag.test``; save what each write reported."""
     import pendulum
     from airflow.dag_processing.dagbag import DagBag
     from airflow.models.xcom import XComModel
@@ -69,8 +79,11 @@ def run_dags_in_airflow() -> None:
             )
             with create_session() as session:
                 xcom = session.scalars(XComModel.get_many(
-                    run_id=dag_run.run_id, dag_ids=dag_id, task_ids="write", key="return_value")).first()
+                    run_id=dag_run.run_id, dag_ids=dag_id, task_ids=WRITE_TASK.get(dag_id, "write"),
+                    key="return_value")).first()
                 written = None if xcom is None else XComModel.deserialize_value(xcom)
+            if written is not None and "summaries" in written:  # the combined task: one summary per date computed
+                (written,) = written["summaries"]
             reports.append({"dag_id": dag_id, "as_of_date": as_of_date.isoformat(),
                             "state": str(getattr(dag_run.state, "value", dag_run.state)), "write": written})
     RUNS_FILE.write_text(json.dumps(reports))
@@ -84,7 +97,8 @@ def print_table(historical_dsn: str) -> None:
             " GROUP BY 1, 2, 3"
         ).fetchall()
     rows_per_key = {(joint_type, day.isoformat(), region): count for joint_type, day, region, count in stored}
-    header = f"{'as_of_date':<11} {'region':<6} {'REGIME_MACRO_V0 (macro text)':<46} REGIME_CONTEXT_V0 (news text)"
+    header = f"{'as_of_date':<11} {'region':<6} " + " ".join(
+        f"{f'{joint_type} ({inputs})':<46}" for _dag_id, joint_type, inputs in SPACE_COLUMNS).rstrip()
     print(header)
     print("-" * len(header))
     by_date: dict[str, dict[str, dict]] = {}
@@ -93,15 +107,27 @@ def print_table(historical_dsn: str) -> None:
     totals = {"written": 0, "skipped": 0, "failed": 0}
     for as_of_date, dags in sorted(by_date.items()):
         for index, region in enumerate(("US", "EU")):
-            cells = []
-            for dag_id, joint_type in (("joint_regime_macro_context", "REGIME_MACRO_V0"),
-                                       ("joint_regime_news_context", "REGIME_CONTEXT_V0")):
-                cells.append(describe(dags[dag_id], region, rows_per_key.get((joint_type, as_of_date, region), 0),
-                                      totals))
-            print(f"{as_of_date if index == 0 else '':<11} {region:<6} {cells[0]:<46} {cells[1]}")
+            cells = [describe(dags[dag_id], region, rows_per_key.get((joint_type, as_of_date, region), 0), totals)
+                     for dag_id, joint_type, _inputs in SPACE_COLUMNS]
+            print(f"{as_of_date if index == 0 else '':<11} {region:<6} " + " ".join(f"{cell:<46}" for cell in cells))
     print("-" * len(header))
     print(f"{totals['written']} joint vectors written, {totals['skipped']} skipped, {totals['failed']} failed; "
           f"rows in historical_db.joint_embeddings: {sum(rows_per_key.values())}")
+    print_text_shares(reports)
+
+
+def print_text_shares(reports: list[dict]) -> None:
+    """Per space, the text branch's share ``|w_t*z_text| / (|w_n*z_num| + |w_t*z_text|)`` over the month's vectors."""
+    print("\nText branch's share of each joint vector (joint-context explain shows one day's):")
+    for dag_id, joint_type in (("joint_regime_macro_context", "REGIME_MACRO_V0"),
+                               ("joint_regime_news_context", "REGIME_CONTEXT_V0")):
+        shares = sorted(context["text_share"] for report in reports if report["dag_id"] == dag_id and report["write"]
+                        for context in report["write"]["contexts"] if context.get("text_share") is not None)
+        if not shares:
+            print(f"  {joint_type}: no joint vector written")
+            continue
+        print(f"  {joint_type}: median {statistics.median(shares):.3g}, range {shares[0]:.3g}..{shares[-1]:.3g} "
+              f"over {len(shares)} vectors")
 
 
 def describe(report: dict, region: str, stored_rows: int, totals: dict) -> str:
@@ -109,10 +135,13 @@ def describe(report: dict, region: str, stored_rows: int, totals: dict) -> str:
         totals["failed"] += 1
         return f"run {report['state']} (see {AIRFLOW_LOG.name})"
     (context,) = [c for c in report["write"]["contexts"] if c["entity_scope"]["region"] == region]
-    filters = next(value for key, value in context["entity_scope"].items() if key.endswith("_filters"))
+    filters = {name: value for key, value in context["entity_scope"].items() if key.endswith("_filters")
+               for name, value in value.items()}
     scope = ",".join(f"{key}={value}" for key, value in filters.items())
     if context["action"] in ("written", "replaced"):
         totals["written"] += 1
+        if "branch_rows" in context:  # the combined space: from which stored rows
+            return f"written [{scope}] 2 rows, |z|={context['l2_norm']:.3f}, {stored_rows} row"
         texts = context["text_vector_count"]
         return f"written [{scope}] {texts} text(s), |z|={context['l2_norm']:.3f}, {stored_rows} row"
     totals["skipped"] += 1
@@ -167,7 +196,7 @@ def run_demo(pgdata: Path) -> int:
         child_env = {**os.environ, **airflow_environment(admin_dsn)}
         AIRFLOW_LOG.write_text("")
         run_logged([sys.executable, "-m", "airflow", "db", "migrate"], child_env, timeout=600)
-        print(f"Running both DAGs for {DEMO_DAYS} days through Airflow (log: {_shown(AIRFLOW_LOG)})")
+        print(f"Running the three DAGs for {DEMO_DAYS} days through Airflow (log: {_shown(AIRFLOW_LOG)})")
         run_logged([sys.executable, "-m", "devtools.demo", "--run-dags"], child_env, timeout=1800)
         print()
         print_table(historical_dsn)

@@ -12,12 +12,18 @@ Airflow 3 (task SDK)                        Airflow 2.11
 ``airflow.sdk.Param``                       ``airflow.models.param.Param``
 ``airflow.sdk.Context``                     ``airflow.utils.context.Context``
 ``airflow.sdk.exceptions.Airflow*``         ``airflow.exceptions.Airflow*``
+``airflow.sdk.DeadlineAlert`` (+ Reference,  ``None``: deadlines are Airflow 3 only (the factory refuses one)
+``airflow.sdk...callback.Callback``)
+``airflow.sdk.AssetOrTimeSchedule``         ``airflow.timetables.datasets.DatasetOrTimeSchedule``
+``context["triggering_asset_events"]``      ``context["triggering_dataset_events"]``
 
 ``airflow.timetables.interval.CronDataIntervalTimetable`` and the postgres provider's ``PostgresHook`` live at
 the same path in both, so they are imported directly. ``tests/airflow2`` runs ``dags/`` on Airflow 2.11.
 """
 
 from __future__ import annotations
+
+import itertools
 
 from airflow import __version__ as AIRFLOW_VERSION
 from packaging.version import Version
@@ -28,7 +34,17 @@ if _BASE_VERSION < Version("2.11.0"):
 AIRFLOW_V_3_0_PLUS = _BASE_VERSION >= Version("3.0.0")
 
 if AIRFLOW_V_3_0_PLUS:
-    from airflow.sdk import DAG, Asset, BaseOperator, BaseSensorOperator, Context, Param
+    from airflow.sdk import (
+        DAG,
+        Asset,
+        BaseOperator,
+        BaseSensorOperator,
+        Context,
+        DeadlineAlert,
+        DeadlineReference,
+        Param,
+    )
+    from airflow.sdk.definitions.callback import Callback
     from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
 else:
     from airflow.datasets import Dataset as Asset
@@ -39,6 +55,46 @@ else:
     from airflow.sensors.base import BaseSensorOperator
     from airflow.utils.context import Context
 
+    DeadlineAlert = DeadlineReference = Callback = None  # deadlines are Airflow 3 only
+
+
+def asset_or_time_schedule(cron: str, assets: list) -> object:
+    """A cron data-interval timetable (read in UTC) that also runs when any of ``assets`` gets an event."""
+    if AIRFLOW_V_3_0_PLUS:
+        from airflow.sdk import AssetAny, AssetOrTimeSchedule, CronDataIntervalTimetable
+
+        return AssetOrTimeSchedule(timetable=CronDataIntervalTimetable(cron, timezone="UTC"), assets=AssetAny(*assets))
+    else:
+        from airflow.datasets import DatasetAny
+        from airflow.timetables.datasets import DatasetOrTimeSchedule
+        from airflow.timetables.interval import CronDataIntervalTimetable as CoreCronDataIntervalTimetable
+
+        timetable = CoreCronDataIntervalTimetable(cron, timezone="UTC")
+        any_dataset = DatasetAny(*assets)  # noqa: AIR311 - the Airflow 2.11 path
+        return DatasetOrTimeSchedule(timetable=timetable, datasets=any_dataset)  # noqa: AIR311 - the 2.11 path
+
+
+def triggering_events(context) -> list:
+    """The asset (2.11: dataset) events that triggered the run, of every asset; empty for other runs."""
+    events = context.get("triggering_asset_events" if AIRFLOW_V_3_0_PLUS else "triggering_dataset_events")
+    return [event for asset_events in (events or {}).values() for event in asset_events]
+
+
+def events_since_run_was_created(context, assets: list) -> list:
+    """The events of ``assets`` registered after the asset-triggered run was created, read through the task's
+    ``inlet_events``. The scheduler consumes the events up to the run's creation only, and keeps one queue entry
+    per asset: an event registered while a run is being created can lose its entry without being consumed."""
+    dag_run, inlet_events = context.get("dag_run"), context.get("inlet_events")
+    if dag_run is None or inlet_events is None:
+        return []
+    if AIRFLOW_V_3_0_PLUS:
+        return [event for asset in assets for event in inlet_events[asset].after(dag_run.run_after)]
+    else:  # 2.11: newest first, stopping at the first event the run consumed (its logical date is the cut-off)
+        created = dag_run.execution_date
+        return [event for asset in assets for event in
+                itertools.takewhile(lambda event: event.timestamp > created, reversed(inlet_events[asset]))]
+
+
 __all__ = [
     "AIRFLOW_VERSION",
     "AIRFLOW_V_3_0_PLUS",
@@ -48,6 +104,12 @@ __all__ = [
     "Asset",
     "BaseOperator",
     "BaseSensorOperator",
+    "Callback",
     "Context",
+    "DeadlineAlert",
+    "DeadlineReference",
     "Param",
+    "asset_or_time_schedule",
+    "events_since_run_was_created",
+    "triggering_events",
 ]

@@ -1,19 +1,23 @@
 """A run's configuration: which contexts, weights and model ids, validated before any data is touched.
 
 The DAG's params and the command line both end up here, so both accept and reject the same things.
-No Airflow import: the DAG factory turns :func:`params_schema` into ``Param`` objects.
+No Airflow import. What the trigger form shows of them (JSON schema, titles, descriptions) is
+:mod:`joint_context.params`.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING
 
 from joint_context.errors import JointDataError, ParamsError
 
-__all__ = ["RegionScope", "ParamsError", "RunConfig", "default_params", "params_schema", "parse_contexts"]
+__all__ = ["RegionScope", "ParamsError", "RunConfig", "default_params", "l2_model_id", "parse_contexts",
+           "parse_as_of_date_param"]
 from joint_context.spaces import JointSpace, canonical_json
 
 if TYPE_CHECKING:
@@ -21,6 +25,8 @@ if TYPE_CHECKING:
 
 MAX_IDENTIFIER_LENGTH = 64  # model_id / source_type / filter columns are varchar(<= 64)
 MAX_REGION_LENGTH = 32  # regimes.region is varchar(32)
+BRANCH_NORMALIZATION_VALUES = ("none", "l2")  # joint.BRANCH_NORMALIZATIONS, without importing numpy at parse time
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # JSON schema's "format": "date" (RFC 3339 full-date)
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,8 @@ class RegionScope:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Everything a run needs besides the date: contexts, the joint model, model ids and source type."""
+    """Everything a run needs besides the date: contexts, the joint model, model ids and source type; and the
+    day a run was told to process (``as_of_date``), when it was, which wins over its logical date."""
 
     space: JointSpace
     contexts: tuple[RegionScope, ...]
@@ -50,6 +57,7 @@ class RunConfig:
     text_model_id: str
     source_type: str
     joint_model_id: str
+    as_of_date: date | None = None
 
     def entity_scope(self, scope: RegionScope) -> dict:
         return self.space.entity_scope(scope.region, scope.filter_dict)
@@ -73,17 +81,44 @@ class RunConfig:
         merged = {**defaults, **{key: value for key, value in params.items() if key in defaults}}
         contexts = parse_contexts(space, merged["contexts"])
         try:
-            joint_model = SimpleAverageJointModel(merged["numeric_weight"], merged["text_weight"])
+            joint_model = SimpleAverageJointModel(merged["numeric_weight"], merged["text_weight"],
+                                                  merged["branch_normalization"])
         except JointDataError as error:
             raise ParamsError(str(error)) from error
+        joint_model_id = _identifier(merged, "joint_model_id")
+        _check_model_id_matches_normalization(space, joint_model.branch_normalization, joint_model_id)
         return cls(
             space=space,
             contexts=contexts,
             joint_model=joint_model,
             text_model_id=_identifier(merged, "text_model_id"),
             source_type=_identifier(merged, "source_type"),
-            joint_model_id=_identifier(merged, "joint_model_id"),
+            joint_model_id=joint_model_id,
+            as_of_date=parse_as_of_date_param(merged.get("as_of_date")),
         )
+
+
+def l2_model_id(model_id: str) -> str:
+    """The naming convention of a model id whose rows are "l2" ones: ``-l2`` before the version suffix
+    (``joint-regime-core-v1`` → ``joint-regime-core-l2-v1``), else at the end."""
+    stem, dash, version = model_id.rpartition("-")
+    if dash and version[:1] == "v" and version[1:].isdigit():
+        return f"{stem}-l2-{version}"
+    return f"{model_id}-l2"
+
+
+def _check_model_id_matches_normalization(space: JointSpace, branch_normalization: str, joint_model_id: str) -> None:
+    """Rows of the two definitions never share a model_id: "l2" refuses the space's default id, "none" its
+    "l2" name."""
+    default_id = space.default_joint_model_id
+    if branch_normalization == "l2" and joint_model_id == default_id:
+        raise ParamsError(
+            f"branch_normalization \"l2\" needs its own joint_model_id: {default_id!r} names the rows of the "
+            f"\"none\" formula. Give another, by convention {l2_model_id(default_id)!r}")
+    if branch_normalization == "none" and joint_model_id == l2_model_id(default_id):
+        raise ParamsError(
+            f"joint_model_id {joint_model_id!r} names rows of branch_normalization \"l2\" by convention; with "
+            f"\"none\" use {default_id!r} or another id")
 
 
 def default_params(space: JointSpace) -> dict:
@@ -94,43 +129,21 @@ def default_params(space: JointSpace) -> dict:
         "text_model_id": space.default_text_model_id,
         "source_type": space.default_source_type,
         "joint_model_id": space.default_joint_model_id,
+        "branch_normalization": "none",
+        "as_of_date": None,
     }
 
 
-def params_schema(space: JointSpace) -> dict[str, dict]:
-    """JSON schema keywords per param (with ``default``), for Airflow's ``Param`` and the trigger form."""
-    defaults = default_params(space)
-    identifier = {"type": "string", "minLength": 1, "maxLength": MAX_IDENTIFIER_LENGTH}
-    context_properties = {
-        "region": {"type": "string", "minLength": 1, "maxLength": MAX_REGION_LENGTH},
-        **{
-            text_filter.name: {
-                "type": ["string", "null"], "minLength": 1, "maxLength": MAX_IDENTIFIER_LENGTH,
-                "description": text_filter.description,
-            }
-            for text_filter in space.filters
-        },
-    }
-    weight = {"type": "number", "minimum": 0}
-    return {
-        "contexts": {
-            "default": defaults["contexts"],
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "properties": context_properties,
-                "required": ["region"],
-                "additionalProperties": False,
-            },
-            "description": f"Regions and optional filters ({', '.join(space.filter_names)}); one row each.",
-        },
-        "numeric_weight": {"default": 0.5, **weight, "description": "w_num, >= 0 (w_num + w_text > 0)"},
-        "text_weight": {"default": 0.5, **weight, "description": "w_text, >= 0 (w_num + w_text > 0)"},
-        "text_model_id": {"default": defaults["text_model_id"], **identifier},
-        "source_type": {"default": defaults["source_type"], **identifier},
-        "joint_model_id": {"default": defaults["joint_model_id"], **identifier},
-    }
+def parse_as_of_date_param(value: object) -> date | None:
+    """The ``as_of_date`` param: ``None`` (the logical date's day) or an ISO date ``YYYY-MM-DD``."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not ISO_DATE.fullmatch(value):
+        raise ParamsError(f"as_of_date must be a date like 2025-01-02 (YYYY-MM-DD) or null, got {value!r}")
+    try:
+        return date.fromisoformat(value)
+    except ValueError as error:
+        raise ParamsError(f"as_of_date {value!r} is not a calendar date: {error}") from None
 
 
 def parse_contexts(space: JointSpace, raw_contexts: object) -> tuple[RegionScope, ...]:
@@ -195,3 +208,48 @@ def _check_text(value: object, where: str, max_length: int) -> None:
     if composed != value:
         raise ParamsError(f"{where} {value!r} is not in Unicode NFC form: its decomposed characters do not equal "
                           f"the composed ones text is normally stored with; write {composed!r}")
+
+
+REBUILD_RANGE_KEYS = ("first_date", "last_date", "chunk_days")
+DEFAULT_CHUNK_DAYS = 92
+
+
+@dataclass(frozen=True)
+class RebuildRange:
+    """What a rebuild DAG run covers besides the space's own params: ``first_date..last_date`` (inclusive), split
+    into chunks of ``chunk_days`` dates, one mapped task each."""
+
+    first_date: date
+    last_date: date
+    chunk_days: int = DEFAULT_CHUNK_DAYS
+
+    @classmethod
+    def from_params(cls, params: Mapping) -> RebuildRange:
+        first_date = _iso_date(params.get("first_date"), "first_date")
+        last_date = _iso_date(params.get("last_date"), "last_date")
+        if first_date > last_date:
+            raise ParamsError(f"first_date {first_date} is after last_date {last_date}: the range is inclusive, "
+                              "first_date <= last_date")
+        chunk_days = params.get("chunk_days", DEFAULT_CHUNK_DAYS)
+        if isinstance(chunk_days, bool) or not isinstance(chunk_days, int) or chunk_days < 1:
+            raise ParamsError(f"chunk_days must be a whole number of days >= 1, got {chunk_days!r}")
+        return cls(first_date, last_date, chunk_days)
+
+
+def rebuild_config(space: JointSpace, params: Mapping, conf_keys: Iterable[str] = ()
+                   ) -> tuple[RunConfig, RebuildRange]:
+    """A rebuild run's range and the :class:`RunConfig` of its space's params, validated as the per-date DAG's;
+    a ``--conf`` key that is neither is refused."""
+    space_keys = [key for key in conf_keys if key not in REBUILD_RANGE_KEYS]
+    if "as_of_date" in space_keys:
+        raise ParamsError("as_of_date picks the day of a per-date run; a rebuild covers first_date..last_date")
+    return RunConfig.from_params(space, params, space_keys), RebuildRange.from_params(params)
+
+
+def _iso_date(value: object, where: str) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ParamsError(f"{where} must be an ISO date like 2025-01-02, got {value!r}") from None

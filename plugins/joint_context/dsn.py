@@ -54,6 +54,9 @@ def parse_dsn(text: str, source: str) -> Dsn:
 
     try:
         parts = dsn_parts(text)
+    except UnicodeError:  # its message would quote the bytes, part of the password perhaps
+        raise DsnError(f"{source}: a %XX escape in it decodes to bytes that are not UTF-8 text ({NOT_SHOWN})"
+                       ) from None
     except Exception as error:
         if type(error).__module__.split(".")[0] not in ("psycopg", "psycopg2"):
             raise

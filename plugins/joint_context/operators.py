@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
+from joint_context.asset_events import attach_asset_extra
 from joint_context.compat import AirflowFailException, AirflowSensorTimeout, BaseOperator, BaseSensorOperator
 from joint_context.config import RunConfig
 from joint_context.connections import (
@@ -25,7 +26,7 @@ from joint_context.connections import (
     is_transient,
     what_to_fix,
 )
-from joint_context.errors import JointDataError
+from joint_context.errors import JointDataError, ParamsError
 from joint_context.spaces import JointSpace
 
 if TYPE_CHECKING:
@@ -50,11 +51,26 @@ def fail_without_retry_on_data_error() -> Iterator[None]:
                                    f"{' until it is fixed: ' + fix if fix else ''}") from error
 
 
+# The day a task processes: the ``as_of_date`` param when set (the trigger form's time-zone-free day), else ``ds``.
+AS_OF_DATE_TEMPLATE = "{{ params.as_of_date or ds }}"
+
+
 def run_config(space: JointSpace, context: Context) -> RunConfig:
-    """The run's validated config from ``params``, rejecting unknown ``dag_run.conf`` keys."""
+    """The run's validated config from ``params``, rejecting unknown ``dag_run.conf`` keys, and an ``as_of_date``
+    on a scheduled or backfill run (each of those processes its own day: one date for all would be a mistake)."""
     dag_run = context.get("dag_run")
     conf_keys = (getattr(dag_run, "conf", None) or {}).keys()
-    return RunConfig.from_params(space, context["params"], conf_keys)
+    config = RunConfig.from_params(space, context["params"], conf_keys)
+    run_type = run_type_of(dag_run)
+    if config.as_of_date is not None and run_type in ("scheduled", "backfill"):
+        raise ParamsError(f"as_of_date={config.as_of_date} is for manual runs; this {run_type} run processes its own "
+                          "day (its data interval start): leave as_of_date out of the conf")
+    return config
+
+
+def run_type_of(dag_run: object) -> str | None:
+    run_type = getattr(dag_run, "run_type", None)
+    return getattr(run_type, "value", run_type)  # a DagRunType enum or its plain string value
 
 
 def parse_as_of_date(value: str | date) -> date:
@@ -70,7 +86,7 @@ class ExtractJointInputsOperator(BaseOperator):
     """Read one date's newest regime vector and text-vector sum and count for every context of a space.
 
     :param space: the joint space to compute.
-    :param as_of_date: the UTC day to read (templated; ``{{ ds }}`` by default).
+    :param as_of_date: the UTC day to read (templated; the ``as_of_date`` param when set, else ``{{ ds }}``).
     :param runtime_conn_id: Airflow connection to ``runtime_db`` (regimes).
     :param historical_conn_id: Airflow connection to ``historical_db`` (text embeddings and events).
     :param statement_timeout: the server cancels a query running longer (``None``: the connection's setting).
@@ -82,7 +98,7 @@ class ExtractJointInputsOperator(BaseOperator):
         self,
         *,
         space: JointSpace,
-        as_of_date: str = "{{ ds }}",
+        as_of_date: str = AS_OF_DATE_TEMPLATE,
         runtime_conn_id: str = RUNTIME_CONN_ID,
         historical_conn_id: str = HISTORICAL_CONN_ID,
         statement_timeout: timedelta | None = None,
@@ -94,20 +110,39 @@ class ExtractJointInputsOperator(BaseOperator):
         self.runtime_conn_id = runtime_conn_id
         self.historical_conn_id = historical_conn_id
         self.statement_timeout = statement_timeout
+        self.lineage_facts: dict = {}  # what execute got to, for the OpenLineage facet
 
     def execute(self, context: Context) -> dict:
         from joint_context.pipeline import extract_day, log_extracted
 
+        self.lineage_facts = {"as_of_date": str(self.as_of_date)}
         with fail_without_retry_on_data_error():
             config = run_config(self.space, context)
             as_of_date = parse_as_of_date(self.as_of_date)
+            self.lineage_facts["model_id"] = config.joint_model_id
             with (
                 connection(self.runtime_conn_id, self.statement_timeout) as runtime_conn,
                 connection(self.historical_conn_id, self.statement_timeout) as historical_conn,
             ):
                 extracted = extract_day(runtime_conn, historical_conn, config, as_of_date)
         log_extracted(as_of_date, extracted)
+        self.lineage_facts.update(
+            contexts=len(extracted), regimes_found=sum(item.regime_vector is not None for item in extracted),
+            text_vectors_read=sum(item.text.vector_count for item in extracted),
+            null_text_vectors=sum(item.text.null_count for item in extracted),
+        )
         return {"as_of_date": as_of_date.isoformat(), "contexts": [item.to_xcom() for item in extracted]}
+
+    def get_openlineage_facets_on_complete(self, task_instance):
+        """OpenLineage (the provider's listener calls it): ``regimes``, ``text_embeddings`` and the event table
+        read, with the space, date and counts (``joint_context.lineage``; the provider is imported only here)."""
+        from joint_context.lineage import extract_lineage
+
+        return extract_lineage(self.space, self.runtime_conn_id, self.historical_conn_id, self.lineage_facts)
+
+    def get_openlineage_facets_on_failure(self, task_instance):
+        """The same datasets for a failed try, with the counts it got to (none if it failed before reading)."""
+        return self.get_openlineage_facets_on_complete(task_instance)
 
 
 class AggregateJointOperator(BaseOperator):
@@ -145,19 +180,23 @@ class WriteJointEmbeddingsOperator(BaseOperator):
     :param aggregated: the aggregate task's output (templated; pass ``aggregate_task.output``).
     :param historical_conn_id: Airflow connection to ``historical_db``.
     :param statement_timeout: the server cancels a statement running longer (``None``: the connection's setting).
+    :param runtime_conn_id: the extract's connection to ``runtime_db``: not opened, only named as an input in the
+        task's OpenLineage events.
     """
 
-    template_fields: Sequence[str] = ("aggregated", "historical_conn_id")
+    template_fields: Sequence[str] = ("aggregated", "historical_conn_id", "runtime_conn_id")
 
     def __init__(
         self, *, space: JointSpace, aggregated, historical_conn_id: str = HISTORICAL_CONN_ID,
-        statement_timeout: timedelta | None = None, **kwargs,
+        statement_timeout: timedelta | None = None, runtime_conn_id: str = RUNTIME_CONN_ID, **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         self.space = space
         self.aggregated = aggregated
         self.historical_conn_id = historical_conn_id
         self.statement_timeout = statement_timeout
+        self.runtime_conn_id = runtime_conn_id
+        self.lineage_facts: dict = {}  # what execute got to, for the OpenLineage facet
 
     def execute(self, context: Context) -> dict:
         from joint_context.pipeline import ScopeResult, log_outcomes, write_day
@@ -166,18 +205,39 @@ class WriteJointEmbeddingsOperator(BaseOperator):
             config = run_config(self.space, context)
             as_of_date = parse_as_of_date(self.aggregated["as_of_date"])
             results = [ScopeResult.from_xcom(item) for item in self.aggregated["results"]]
+            self.lineage_facts = {"as_of_date": as_of_date.isoformat(), "model_id": config.joint_model_id,
+                                  "contexts": len(results),
+                                  "text_vectors_read": sum(result.text_vector_count for result in results)}
             with connection(self.historical_conn_id, self.statement_timeout) as historical_conn:
                 outcomes = write_day(historical_conn, config, as_of_date, results)
-        return log_outcomes(as_of_date, results, outcomes)
+        summary = log_outcomes(as_of_date, results, outcomes)
+        counts = summary["counts"]
+        self.lineage_facts.update(contexts_written=counts["written"], contexts_replaced=counts["replaced"],
+                                  contexts_skipped=counts["skipped"], stale_rows_removed=counts["removed"])
+        attach_asset_extra(self, context, summary)
+        return summary
+
+    def get_openlineage_facets_on_complete(self, task_instance):
+        """OpenLineage (the provider's listener calls it): ``joint_embeddings`` written from ``regimes``,
+        ``text_embeddings`` and the event table, with the space, date and counts (``joint_context.lineage``)."""
+        from joint_context.lineage import write_lineage
+
+        return write_lineage(self.space, self.runtime_conn_id, self.historical_conn_id, self.lineage_facts)
+
+    def get_openlineage_facets_on_failure(self, task_instance):
+        """The same datasets for a failed try, with the counts it got to (none written if the write failed)."""
+        return self.get_openlineage_facets_on_complete(task_instance)
 
 
 class RegimeAvailableSensor(BaseSensorOperator):
     """On scheduled runs, wait until every context's region has a regime row for the date.
 
-    Manual runs and backfills do not wait: a missing regime is skipped there, as it always was.
+    Manual runs and backfills do not wait: a missing regime is skipped there, as it always was. A transient
+    database error during a poke (refused or reset connection, restart, statement timeout) is logged and the
+    sensor pokes again at the next interval; an error no wait can fix (missing grant, table or column) fails it.
 
     :param space: the joint space whose contexts to check.
-    :param as_of_date: the UTC day (templated; ``{{ ds }}`` by default).
+    :param as_of_date: the UTC day (templated; the ``as_of_date`` param when set, else ``{{ ds }}``).
     :param runtime_conn_id: Airflow connection to ``runtime_db``.
     :param statement_timeout: the server cancels a query running longer (``None``: the connection's setting).
     """
@@ -185,7 +245,7 @@ class RegimeAvailableSensor(BaseSensorOperator):
     template_fields: Sequence[str] = ("as_of_date", "runtime_conn_id")
 
     def __init__(
-        self, *, space: JointSpace, as_of_date: str = "{{ ds }}", runtime_conn_id: str = RUNTIME_CONN_ID,
+        self, *, space: JointSpace, as_of_date: str = AS_OF_DATE_TEMPLATE, runtime_conn_id: str = RUNTIME_CONN_ID,
         statement_timeout: timedelta | None = None, **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -205,8 +265,7 @@ class RegimeAvailableSensor(BaseSensorOperator):
             ) from error
 
     def poke(self, context: Context) -> bool:
-        run_type = getattr(context.get("dag_run"), "run_type", None)
-        run_type = getattr(run_type, "value", run_type)  # a DagRunType enum or its plain string value
+        run_type = run_type_of(context.get("dag_run"))
         if run_type != "scheduled":
             self.log.info("%s run: not waiting for inputs (missing regimes are skipped)", run_type or "unknown")
             return True
@@ -216,8 +275,17 @@ class RegimeAvailableSensor(BaseSensorOperator):
         from joint_context.store import fetch_regimes
 
         regions = sorted({item.region for item in config.contexts})
-        with connection(self.runtime_conn_id, self.statement_timeout) as runtime_conn:
-            regimes = fetch_regimes(runtime_conn, regions, as_of_date, as_of_date)
+        with fail_without_retry_on_data_error():
+            try:
+                with connection(self.runtime_conn_id, self.statement_timeout) as runtime_conn:
+                    regimes = fetch_regimes(runtime_conn, regions, as_of_date, as_of_date)
+            except Exception as error:
+                if not (is_database_error(error) and is_transient(error)):
+                    raise
+                # a blip (refused or reset connection, restart, timeout) must not fail a run that may wait hours
+                self.log.warning("%s: could not read runtime_db.regimes (%s): a transient error; poking again "
+                                 "in %s s", as_of_date, describe_database_error(error), self.poke_interval)
+                return False
         self.missing_regions = [
             region for region in regions
             if regimes.get((region, as_of_date)) is None or regimes[(region, as_of_date)].regime_embedding is None
@@ -227,3 +295,4 @@ class RegimeAvailableSensor(BaseSensorOperator):
             return False
         self.log.info("%s: regimes present for %s", as_of_date, regions)
         return True
+

@@ -56,6 +56,7 @@ class JointSpace:
     default_joint_model_id: str = JOINT_MODEL_ID
     numeric_model_id: str = NUMERIC_MODEL_ID
     asset_uri: str = field(default="")
+    example_contexts: tuple[dict, ...] = ()  # shown in the trigger form (default: ``default_contexts``)
 
     @property
     def filter_names(self) -> tuple[str, ...]:
@@ -127,6 +128,7 @@ REGIME_MACRO_V0 = JointSpace(
         TextFilter("event_type", "macro_events.event_type equals this value"),
     ),
     default_contexts=({"region": "US", "country": "US"},),
+    example_contexts=({"region": "US", "country": "US"}, {"region": "EU", "country": "DE", "event_type": "CPI"}),
     asset_uri="postgres://historical_db:5432/historical_db/public/joint_embeddings?joint_type=REGIME_MACRO_V0",
 )
 
@@ -143,6 +145,7 @@ REGIME_CONTEXT_V0 = JointSpace(
     default_text_model_id="text-fin-general-v1",
     filters=(TextFilter("language", "news_articles.language equals this value, ignoring case", case_insensitive=True),),
     default_contexts=({"region": "US"},),
+    example_contexts=({"region": "US"}, {"region": "EU", "language": "de"}),
     asset_uri="postgres://historical_db:5432/historical_db/public/joint_embeddings?joint_type=REGIME_CONTEXT_V0",
 )
 

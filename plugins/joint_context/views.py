@@ -97,8 +97,10 @@ class StoredVectors:
         parts = [f"{len(ids)} in {kind} (joint_id {', '.join(map(str, ids[:shown_ids]))}"
                  f"{', ...' if len(ids) > shown_ids else ''})" for kind, ids in sorted(kinds.items())]
         shape = canonical_json(space.entity_scope("<region>", {name: "..." for name in space.filter_names}))
+        adopt = (f" `joint-context adopt-legacy --space {space.joint_type} --dry-run` shows how the upstream rows "
+                 "would take the space's keys." if UPSTREAM_FLAT in kinds else "")
         return (f"Left out {len(self.foreign)} {space.joint_type} row(s) whose entity_scope is not in the space's "
-                f"shape {shape}: {'; '.join(parts)}.")
+                f"shape {shape}: {'; '.join(parts)}.{adopt}")
 
 
 def cosine_similarity(first: np.ndarray, second: np.ndarray) -> float | None:
@@ -116,6 +118,8 @@ def foreign_kind(space: JointSpace, scope: object) -> str:
     """Which foreign shape a scope the space does not accept is in (for the report)."""
     if not isinstance(scope, dict):
         return NOT_AN_OBJECT
+    if not hasattr(space, "filters_key"):  # the combined space: no upstream script wrote a flat shape of it
+        return OTHER_SHAPE
     prefix = space.filters_key.removesuffix("_filters") + "_"
     flat_keys = {prefix + name for name in space.filter_names}
     if (isinstance(scope.get("region"), str) and scope.get("source") == space.source_tag

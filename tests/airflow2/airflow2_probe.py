@@ -17,6 +17,7 @@ from airflow import plugins_manager
 from airflow.models.dagbag import DagBag  # noqa: AIR302 - this runs on Airflow 2.11, where DagBag lives here
 
 from joint_context import compat
+from joint_context.combined_space import COMBINED_SPACES
 from joint_context.spaces import SPACES
 
 
@@ -26,6 +27,10 @@ def qualified_name(value: object) -> str:
 
 
 def dag_shape(dag) -> dict:
+    if "plan" in dag.task_ids:
+        return rebuild_dag_shape(dag)
+    if dag.dag_id in {space.dag_id for space in COMBINED_SPACES.values()}:
+        return combined_dag_shape(dag)
     sensor = dag.get_task("wait_for_regimes")
     return {
         "task_ids": [task.task_id for task in dag.topological_sort()],
@@ -35,6 +40,32 @@ def dag_shape(dag) -> dict:
         "retries": {task.task_id: task.retries for task in dag.tasks},
         "write_outlets": [[qualified_name(outlet), outlet.uri] for outlet in dag.get_task("write").outlets],
         "sensor": {"mode": sensor.mode, "poke_interval": sensor.poke_interval, "timeout": sensor.timeout},
+    }
+
+
+def rebuild_dag_shape(dag) -> dict:
+    chunk = dag.get_task("rebuild_chunk")
+    return {
+        "task_ids": [task.task_id for task in dag.topological_sort()],
+        "timetable": qualified_name(dag.timetable),
+        "params": list(dag.params),
+        "chunk_operator": qualified_name(chunk),
+        "chunk_outlets": [[qualified_name(outlet), outlet.uri] for outlet in chunk.outlets],
+        "summarize_trigger_rule": str(dag.get_task("summarize").trigger_rule),
+    }
+
+
+def combined_dag_shape(dag) -> dict:
+    """The combined DAG: one task, on the cron timetable or either base space's dataset."""
+    timetable = dag.timetable
+    return {
+        "task_ids": [task.task_id for task in dag.topological_sort()],
+        "timetable": qualified_name(timetable),
+        "inner_timetable": qualified_name(timetable.timetable),
+        "dataset_uris": sorted(uri for uri, _dataset in timetable.dataset_condition.iter_datasets()),
+        "catchup": dag.catchup,
+        "params": sorted(dag.params),
+        "retries": {task.task_id: task.retries for task in dag.tasks},
     }
 
 

@@ -15,7 +15,9 @@ import numpy as np
 import pytest
 
 from devtools.seed import insert_macro_event, insert_regime, utc
-from joint_context.spaces import REGIME_MACRO_V0, SPACES, canonical_json
+from joint_context.combined_space import REGIME_COMBINED_V0
+from joint_context.dag_factory import rebuild_dag_id
+from joint_context.spaces import REGIME_CONTEXT_V0, REGIME_MACRO_V0, SPACES, canonical_json
 from tests.helpers import expected_joint, random_vectors
 
 DAG_ID = REGIME_MACRO_V0.dag_id
@@ -114,11 +116,18 @@ def test_dag_files_import_on_airflow_2_11_with_the_compat_classes(airflow2):
     assert report["own_deprecations"] == []  # no RemovedInAirflow3Warning or other from our code on 2.11
     assert report["compat"]["Asset"] == "airflow.datasets.Dataset"
     assert report["compat"]["BaseOperator"] == "airflow.models.baseoperator.BaseOperator"
-    assert set(report["dags"]) == {space.dag_id for space in SPACES.values()}
+    assert set(report["dags"]) == ({space.dag_id for space in (*SPACES.values(), REGIME_COMBINED_V0)}
+                                   | {rebuild_dag_id(space) for space in (REGIME_MACRO_V0, REGIME_CONTEXT_V0)})
+    assert report["dags"][REGIME_COMBINED_V0.dag_id] == {
+        "task_ids": ["combine"], "timetable": "airflow.timetables.datasets.DatasetOrTimeSchedule",
+        "inner_timetable": "airflow.timetables.interval.CronDataIntervalTimetable",
+        "dataset_uris": sorted(space.asset_uri for space in SPACES.values()), "catchup": False,
+        "params": ["contexts", "joint_model_id", "macro_weight", "news_weight", "source_model_id"],
+        "retries": {"combine": 3}}
     for space in SPACES.values():
         shape = report["dags"][space.dag_id]
         assert shape["task_ids"][-3:] == ["extract", "aggregate", "write"]
-        assert shape["timetable"] == "airflow.timetables.interval.CronDataIntervalTimetable"
+        assert shape["timetable"] == "joint_context.timetables.ProcessedDayTimetable"  # registered by the plugin
         assert all(shape["retries"][task_id] >= 1 for task_id in ("extract", "aggregate", "write"))
         assert shape["write_outlets"] == [["airflow.datasets.Dataset", space.asset_uri]]
         downstream = report["downstream"][space.joint_type]

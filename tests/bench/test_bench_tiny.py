@@ -27,8 +27,8 @@ def test_tiny_benchmark_writes_its_tables_results_file_and_recorded_report(pg_ad
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    for title in ("1-2. Per-date task body", "1c. Fixed costs", "3. Query plans", "4. Peak RSS", "6. Bulk CLI",
-                  "7. Analog-day search", "Targets"):
+    for title in ("1-2. Per-date task body", "1c. Fixed costs", "1d. Combined space", "3. Query plans", "4. Peak RSS",
+                  "6. Bulk CLI", "7. Rebuild DAG", "8. Analog-day search", "Targets"):
         assert f"## {title}" in completed.stdout
 
     (results_file,) = tmp_path.glob("*-tiny.json")
@@ -53,6 +53,10 @@ def test_tiny_benchmark_writes_its_tables_results_file_and_recorded_report(pg_ad
                for entry in results["cli"]["spaces"].values())
     assert results["ratios"]["cli_rebuild_over_raw_read"] == results["cli"]["ratio"]
     assert results["cli"]["ratio_conn_ids"] > 0
+    # the rebuild DAG rebuilt the x10 macro history (both chunk sizes) and left the CLI's row count
+    assert results["rebuild_dag"]["days"] == 70 and results["rebuild_dag"]["joint_rows"] > 0
+    assert set(results["rebuild_dag"]["rebuild_dag_seconds_by_chunk_days"]) == {"92", "366"}
+    assert results["ratios"]["rebuild_dag_over_cli"] > 0
     # the search ran every engine (pgvector on an embedded server of its own when this one has none), and exact
     # pgvector found numpy's neighbours for every query
     search = results["search"]

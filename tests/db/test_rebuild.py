@@ -143,3 +143,11 @@ def test_memory_stays_flat_in_the_length_of_the_range(clean_databases, transacti
     short = rebuild_peak_bytes(clean_databases, transactional_conns, regions, 276)
     long = rebuild_peak_bytes(clean_databases, transactional_conns, regions, 1104)
     assert long < 1.3 * short, (short, long)  # four times the range, about the same memory
+
+
+def test_a_fifty_region_rebuild_stays_within_the_memory_budget_of_a_200k_vector_day(clean_databases,
+                                                                                  transactional_conns):
+    """A 50-region rebuild holds less than 150 MB (the budget of a 200k-vector day): one 92-day window at most."""
+    regions = [f"R{number}" for number in range(50)]
+    peak = rebuild_peak_bytes(clean_databases, transactional_conns, regions, 100)
+    assert 10 * 2**20 < peak < 150 * 2**20, peak  # a window of 50 x 92 float64 sums and regimes is ~28 MB

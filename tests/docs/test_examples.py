@@ -8,6 +8,7 @@ command makes before touching data. Every ``airflow ...`` example giving a DAG r
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import json
@@ -17,9 +18,11 @@ from pathlib import Path
 import pytest
 
 from joint_context.cli import build_parser
-from joint_context.config import RunConfig
+from joint_context.cli.argtypes import joint_space
+from joint_context.combined_config import CombinedRunConfig
+from joint_context.combined_space import CombinedSpace
+from joint_context.config import RunConfig, rebuild_config
 from joint_context.errors import ParamsError
-from joint_context.spaces import space_by_name
 from tests.docs.markdown import REPO_ROOT, code_lines, shell_commands
 
 CONF_OPTIONS = ("-c", "--conf", "--dag-run-conf")
@@ -82,18 +85,23 @@ def cli_problem(arguments: list[str]) -> str | None:
 
 
 def conf_problem(dag_or_space: str, conf_text: str) -> str | None:
-    """Why a DAG (or space) would reject this conf, or None."""
+    """Why a DAG (or space, or a space's ``<dag_id>_rebuild`` DAG) would reject this conf, or None."""
+    rebuild = dag_or_space.endswith("_rebuild")
     try:
         conf = json.loads(conf_text)
-        space = space_by_name(dag_or_space)
-    except (json.JSONDecodeError, KeyError) as error:
+        space = joint_space(dag_or_space.removesuffix("_rebuild") if rebuild else dag_or_space)
+    except (json.JSONDecodeError, argparse.ArgumentTypeError) as error:
         return str(error)
     if not isinstance(conf, dict):
         return f"the conf is not a JSON object: {conf_text}"
     try:
-        RunConfig.from_params(space, conf, conf.keys())
+        if rebuild:
+            rebuild_config(space, conf, conf.keys())
+        else:
+            (CombinedRunConfig if isinstance(space, CombinedSpace) else RunConfig).from_params(space, conf,
+                                                                                                conf.keys())
     except ParamsError as error:
-        return f"{space.dag_id} rejects the conf: {error}"
+        return f"{space.dag_id}{'_rebuild' if rebuild else ''} rejects the conf: {error}"
     return None
 
 

@@ -117,6 +117,8 @@ def test_cli_news_backfill_writes_the_rows_of_the_news_dag(run_dag, historical_c
       "2025-03-03"], "--country is not a filter of REGIME_CONTEXT_V0"),
     (["--conf", '{"contxts": []}', "--date-range", "2025-03-03", "2025-03-03"], "unknown key(s) in conf: ['contxts']"),
     (["--conf", "{not json", "--date-range", "2025-03-03", "2025-03-03"], "argument --conf: not valid JSON"),
+    (["--conf", '{"as_of_date": "2025-03-03"}', "--region", "US", "--date-range", "2025-03-03", "2025-03-03"],
+     "--date-range gives the days here"),
     (["--conf", '{"contexts": [{"region": "US"}]}', "--region", "EU", "--date-range", "2025-03-03", "2025-03-03"],
      "either with --region or in --conf"),
     (["--region", "US", "--text-weight", "-1", "--date-range", "2025-03-03", "2025-03-03"],

@@ -101,3 +101,24 @@ def test_quote_laden_values_are_data_end_to_end(run_dag, runtime_conn, historica
     assert row[2] == {"region": region, "source": "regime+macro", "macro_filters": {"country": country}}
     np.testing.assert_allclose(row[4], expected_joint(regime, text), rtol=1e-6, atol=1e-7)
     assert runtime_conn.execute("SELECT count(*) FROM regimes").fetchone()[0] == 1
+
+
+def test_as_of_date_wins_over_the_logical_date_and_a_manual_runs_interval_is_its_day(
+    parse_dags, clean_databases, historical_conn, seeded_day
+):
+    """Issue 18: a manual run at logical date DAY covers DAY (not the day before); ``as_of_date`` picks the day."""
+    import pendulum
+
+    regimes, text = seeded_day
+    dag = parse_dags().dags[DAG_ID]
+    at_day = dag.test(logical_date=pendulum.datetime(2025, 1, 2, tz="UTC"))
+    assert (at_day.data_interval_start, at_day.data_interval_end) == (
+        pendulum.datetime(2025, 1, 2, tz="UTC"), pendulum.datetime(2025, 1, 3, tz="UTC"))
+    historical_conn.execute("DELETE FROM joint_embeddings")
+    later = parse_dags().dags[DAG_ID].test(logical_date=pendulum.datetime(2025, 1, 9, tz="UTC"),
+                                           run_conf={"as_of_date": DAY.isoformat()})
+    assert str(getattr(later.state, "value", later.state)) == "success"
+    assert later.conf == {"as_of_date": "2025-01-02"}
+    rows = joint_rows(historical_conn)
+    assert [(row[1], row[2]["region"]) for row in rows] == [(DAY, "US")]
+    np.testing.assert_allclose(rows[0][4], expected_joint(regimes["US"], text["US"]), rtol=1e-6, atol=1e-7)

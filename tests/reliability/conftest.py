@@ -164,27 +164,29 @@ from datetime import timedelta
 
 from joint_context.dag_factory import build_joint_context_dag
 from joint_context.spaces import REGIME_MACRO_V0
-
+{imports}
 for dag_id in {dag_ids!r}:
     globals()[dag_id] = build_joint_context_dag(
         dataclasses.replace(REGIME_MACRO_V0, dag_id=dag_id), doc_md="reliability probe",
-        retries={retries}, retry_delay=timedelta(0),
+        retries={retries}, retry_delay=timedelta(0), {factory_arguments}
     )
 '''
 
 
 @pytest.fixture
 def probe_dag(airflow_metadata_db, tmp_path, monkeypatch):
-    """``probe_dag(dag_id, retries=3)``: the factory's DAG under ``dag_id`` with ``retry_delay=0``.
+    """``probe_dag(dag_id, retries=3)``: the factory's DAG under ``dag_id`` with ``retry_delay=0`` (``imports``
+    and ``factory_arguments``: Python source added to the DAG file's imports and to the factory's call).
 
     ``dag.test`` only runs DAGs it finds in a bundle, so the DAG is also written to a bundle of its own.
     """
     from airflow.configuration import conf
 
-    def build(dag_id: str, retries: int = 3):
+    def build(dag_id: str, retries: int = 3, imports: str = "", factory_arguments: str = ""):
         bundle = tmp_path / f"bundle_{dag_id}"
         bundle.mkdir()
-        (bundle / f"{dag_id}.py").write_text(PROBE_DAG_FILE.format(dag_ids=[dag_id], retries=retries))
+        (bundle / f"{dag_id}.py").write_text(PROBE_DAG_FILE.format(
+            dag_ids=[dag_id], retries=retries, imports=imports, factory_arguments=factory_arguments))
         bundles = json.loads(conf.get("dag_processor", "dag_bundle_config_list"))
         bundles = [b for b in bundles if b["name"] == "dags-folder"] + [{
             "name": f"reliability-{dag_id}", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",

@@ -89,7 +89,7 @@ def allowed_outputs(capsys, command: str, form: str, channel: str) -> set[tuple[
     """What the command may print for any password: the refused connection of a well-formed DSN, or one of the
     fixed refusals of a DSN whose structure is broken (computed from passwords that break it on purpose)."""
     return {cli_output(capsys, command, DSN_FORMS[form](password), channel)
-            for password in (PASSWORD_SAMPLE_THAT_PARSES, "x@y", "x/y", "x%zz", "x y'")}
+            for password in (PASSWORD_SAMPLE_THAT_PARSES, "x@y", "x/y", "x%zz", "x y'", "x%A0")}
 
 
 @pytest.mark.parametrize("channel", ["option", "variable"])
@@ -111,7 +111,7 @@ def test_what_the_cli_prints_does_not_depend_on_the_password(capsys, form, comma
     printed_for()
 
 
-@pytest.mark.parametrize("password", ["p@ss@w0rd!", "a", "%", "@", "pa/ss", "p?ss:w0rd"])
+@pytest.mark.parametrize("password", ["p@ss@w0rd!", "a", "%", "@", "pa/ss", "p?ss:w0rd", "%A0"])
 def test_the_reported_passwords_are_not_printed_as_typed(capsys, password):
     dsn = f"postgresql://bob:{password}@127.0.0.1:{PORT}/jc_secret_db"
     status, text = cli_output(capsys, "show", dsn, "option")

@@ -21,7 +21,9 @@ MACRO_DAG_ID = "joint_regime_macro_context"
 SCHEDULED_DAG_ID = "jc_test_scheduled_macro"
 SENSOR_TIMEOUT_DAG_ID = "jc_test_sensor_timeout"
 DOWNSTREAM_DAG_ID = "jc_test_downstream_of_macro"
-ALL_DAG_IDS = [MACRO_DAG_ID, "joint_regime_news_context", SCHEDULED_DAG_ID, SENSOR_TIMEOUT_DAG_ID, DOWNSTREAM_DAG_ID]
+COMBINED_DAG_ID = "joint_regime_combined_context"
+ALL_DAG_IDS = [MACRO_DAG_ID, "joint_regime_news_context", COMBINED_DAG_ID, SCHEDULED_DAG_ID, SENSOR_TIMEOUT_DAG_ID,
+               DOWNSTREAM_DAG_ID]
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import numpy as np
+import psycopg
 import pytest
+from psycopg import sql
 
 from devtools.seed import insert_macro_event, insert_regime, utc
 from tests.helpers import expected_joint, joint_rows, random_vectors
@@ -19,12 +21,22 @@ from tests.scheduler.conftest import SCHEDULED_DAG_ID, SENSOR_TIMEOUT_DAG_ID
 pytestmark = pytest.mark.scheduler
 
 
+BLIP_LOGGED = "a transient error; poking again"
+
+
+def allow_connections(admin_dsn: str, database: str, allowed: bool) -> None:
+    with psycopg.connect(admin_dsn, autocommit=True) as admin:
+        admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS {}").format(
+            sql.Identifier(database), sql.Literal(allowed)))
+
+
 def only_run(runs):
     assert len(runs) == 1, runs
     return runs[0]
 
 
-def test_scheduled_run_waits_for_the_regime_then_writes_the_day_that_has_just_closed(airflow_stack, data_conns):
+def test_scheduled_run_waits_for_the_regime_through_a_refused_connection_then_writes_the_day_that_has_just_closed(
+        airflow_stack, data_conns, databases):
     runtime_conn, historical_conn = data_conns
     scheduled_day = airflow_stack.query("SELECT (now() AT TIME ZONE 'UTC')::date - 1 AS day")[0]["day"]
     rng = np.random.default_rng(3)
@@ -56,6 +68,17 @@ def test_scheduled_run_waits_for_the_regime_then_writes_the_day_that_has_just_cl
     assert task_instances["extract"]["state"] is None  # nothing ran past the sensor
     assert only_run(airflow_stack.dag_runs(SCHEDULED_DAG_ID)).state == "running"
     assert joint_rows(historical_conn) == []
+
+    # a blip: runtime_db refuses connections for a poke; the sensor logs it and waits on, the run does not fail
+    allow_connections(databases.admin_dsn, databases.runtime_name, False)
+    try:
+        airflow_stack.wait_until(
+            lambda: BLIP_LOGGED in airflow_stack.task_log(SCHEDULED_DAG_ID, run.run_id, "wait_for_regimes"),
+            "a poke to meet the refused connection", 120)
+    finally:
+        allow_connections(databases.admin_dsn, databases.runtime_name, True)
+    assert airflow_stack.task_instances(SCHEDULED_DAG_ID, run.run_id)["wait_for_regimes"]["try_number"] == 1
+    assert only_run(airflow_stack.dag_runs(SCHEDULED_DAG_ID)).state == "running"
 
     regime = random_vectors(rng, 1)[0]
     insert_regime(runtime_conn, region="US", as_of_date=run.as_of_date, vector=regime)

@@ -1,6 +1,7 @@
 import pytest
 
-from joint_context.config import ParamsError, RunConfig, params_schema
+from joint_context.config import ParamsError, RunConfig
+from joint_context.params import params_schema
 from joint_context.spaces import REGIME_CONTEXT_V0, REGIME_MACRO_V0, canonical_json, joint_lock_key, joint_lock_keys
 
 
@@ -91,7 +92,7 @@ def test_unknown_conf_keys_are_an_error_not_ignored():
 def test_params_schema_lists_every_param_with_its_default():
     schema = params_schema(REGIME_MACRO_V0)
     assert set(schema) == {"contexts", "numeric_weight", "text_weight", "text_model_id", "source_type",
-                           "joint_model_id"}
+                           "joint_model_id", "branch_normalization", "as_of_date"}
     assert schema["contexts"]["items"]["additionalProperties"] is False
     assert set(schema["contexts"]["items"]["properties"]) == {"region", "country", "event_type"}
 

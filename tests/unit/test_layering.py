@@ -12,7 +12,9 @@ from pathlib import Path
 import joint_context
 
 PACKAGE_DIR = Path(joint_context.__file__).parent
-AIRFLOW_LAYER = {"joint_context.operators", "joint_context.dag_factory", "joint_context.compat"}
+AIRFLOW_LAYER = {"joint_context.operators", "joint_context.rebuild_operators", "joint_context.combine_operator",
+                 "joint_context.dag_factory", "joint_context.compat", "joint_context.lineage",
+                 "joint_context.timetables", "joint_context.asset_events"}
 FRONT_DOORS = AIRFLOW_LAYER | {"joint_context.cli", "joint_context.__main__"}
 
 
@@ -63,3 +65,26 @@ def test_importing_every_core_module_loads_no_airflow():
              "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'airflow')))\n")
     completed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
     assert json.loads(completed.stdout.splitlines()[-1]) == []
+
+
+def test_the_operators_and_the_dags_import_and_build_without_the_openlineage_provider():
+    """The provider is optional: its imports sit inside the lineage methods, which only its listener calls.
+    Its code and the openlineage client are made unimportable (only the metadata Airflow's provider discovery
+    reads stays, as an entry point of the installed distribution)."""
+    probe = ("import importlib.abc, sys\n"
+             "METADATA = {'airflow.providers.openlineage', 'airflow.providers.openlineage.get_provider_info'}\n"
+             "class NoOpenLineage(importlib.abc.MetaPathFinder):\n"
+             "    def find_spec(self, name, path=None, target=None):\n"
+             "        if name.split('.')[0] == 'openlineage' or (\n"
+             "                name.startswith('airflow.providers.openlineage.') and name not in METADATA):\n"
+             "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+             "sys.meta_path.insert(0, NoOpenLineage())\n"
+             "from joint_context.dag_factory import build_joint_context_dag\n"
+             "from joint_context.spaces import SPACES\n"
+             "dags = [build_joint_context_dag(space, doc_md='probe') for space in SPACES.values()]\n"
+             "print(sorted(task.task_id for dag in dags for task in dag.tasks))\n"
+             "print(sorted(m for m in sys.modules if 'openlineage' in m and m not in METADATA))\n")
+    completed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout.splitlines()[-1] == "[]"
+    assert "'write'" in completed.stdout.splitlines()[-2]

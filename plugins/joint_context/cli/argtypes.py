@@ -13,6 +13,7 @@ import re
 from datetime import date, timedelta
 from pathlib import Path
 
+from joint_context.combined_space import COMBINED_SPACES, CombinedSpace
 from joint_context.spaces import JointSpace, space_by_name
 
 
@@ -24,12 +25,16 @@ def iso_date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2025-01-31") from None
 
 
-def joint_space(text: str) -> JointSpace:
-    """A joint type (``REGIME_MACRO_V0``) or DAG id (``joint_regime_macro_context``)."""
+def joint_space(text: str) -> JointSpace | CombinedSpace:
+    """A joint type (``REGIME_MACRO_V0``, ``REGIME_COMBINED_V0``) or DAG id (``joint_regime_macro_context``)."""
+    for combined in COMBINED_SPACES.values():
+        if text in (combined.joint_type, combined.dag_id):
+            return combined
     try:
         return space_by_name(text)
     except KeyError as error:
-        raise argparse.ArgumentTypeError(error.args[0]) from None
+        names = ", ".join(f"{space.joint_type} ({space.dag_id})" for space in COMBINED_SPACES.values())
+        raise argparse.ArgumentTypeError(f"{error.args[0]}, {names}") from None
 
 
 def json_object(text: str) -> dict:

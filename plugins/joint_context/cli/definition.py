@@ -7,8 +7,10 @@ import json
 
 from joint_context.cli import argtypes
 from joint_context.cli.status import ExitStatus
+from joint_context.combined_space import COMBINED_SPACES, REGIME_COMBINED_V0
+from joint_context.config import BRANCH_NORMALIZATION_VALUES, l2_model_id
 from joint_context.connections import DATABASE_ROLES, DEFAULT_STATEMENT_TIMEOUT
-from joint_context.spaces import REGIME_CONTEXT_V0, REGIME_MACRO_V0, SPACES
+from joint_context.spaces import JOINT_MODEL_ID, REGIME_CONTEXT_V0, REGIME_MACRO_V0, SPACES
 
 PROGRAM = "joint-context"
 
@@ -19,22 +21,26 @@ def filter_options() -> dict[str, tuple[str, list[str]]]:
     for space in SPACES.values():
         for text_filter in space.filters:
             options.setdefault(text_filter.name, (text_filter.description, []))[1].append(space.joint_type)
+    for combined in COMBINED_SPACES.values():  # a context of the combined space carries its branches' filters
+        for name in combined.filter_names:
+            options[name][1].append(combined.joint_type)
     return options
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROGRAM,
-        description="Joint regime + text context embeddings: bulk backfill and inspection.",
+        description="Joint regime + text context embeddings: bulk backfill, inspection and explanation.",
         epilog=ExitStatus.epilog(),
     )
-    commands = parser.add_subparsers(dest="command", required=True,
-                                     metavar="{backfill,show,compare,similar,vector-index}")
+    commands = parser.add_subparsers(dest="command", required=True)  # argparse lists them: {backfill,show,...}
     _backfill(commands)
     _show(commands)
     _compare(commands)
+    _explain(commands)
     _similar(commands)
     _vector_index(commands)
+    _adopt_legacy(commands)
     return parser
 
 
@@ -54,11 +60,18 @@ def _backfill(commands) -> None:
                           help="the DAG's --conf JSON, e.g. '{\"contexts\": [{\"region\": \"EU\", \"country\": "
                                "\"DE\"}], \"text_weight\": 2}'; the options below override its keys")
     backfill.add_argument("--text-model-id", help="text_embeddings.model_id to average (default: the space's)")
-    backfill.add_argument("--joint-model-id", help="joint_embeddings.model_id to write (default: "
-                                                    "joint-regime-core-v1)")
+    backfill.add_argument("--joint-model-id", help="joint_embeddings.model_id to write (default: the space's, "
+                                                    "joint-regime-core-v1 or joint-regime-combined-v1)")
     backfill.add_argument("--source-type", help="text_embeddings.source_type (default: the space's)")
     backfill.add_argument("--numeric-weight", type=argtypes.weight, metavar="W", help="w_num (default 0.5)")
     backfill.add_argument("--text-weight", type=argtypes.weight, metavar="W", help="w_text (default 0.5)")
+    add_branch_normalization_option(backfill)
+    combined = REGIME_COMBINED_V0.joint_type
+    for branch in REGIME_COMBINED_V0.branches:
+        backfill.add_argument(f"--{branch.name}-weight", type=argtypes.weight, metavar="W",
+                              help=f"w_{branch.name} of {combined} (default 0.5; 0: its rows are not read)")
+    backfill.add_argument("--source-model-id", help=f"model_id of the rows {combined} reads (default "
+                                                     f"{REGIME_COMBINED_V0.default_source_model_id})")
     add_database_options(backfill, "runtime")
     add_database_options(backfill, "historical")
     backfill.add_argument("--no-progress", action="store_true", help="no progress bar (e.g. in cron logs)")
@@ -89,6 +102,10 @@ def _compare(commands) -> None:
                     "filter options pick one.",
     )
     compare.add_argument("--region", required=True, help="the region to compare")
+    compare.add_argument("--spaces", nargs=2, type=argtypes.joint_space, metavar=("SPACE", "SPACE"),
+                         help=f"the two spaces to compare, by joint type or DAG id (default "
+                              f"{REGIME_MACRO_V0.joint_type} {REGIME_CONTEXT_V0.joint_type}), e.g. "
+                              f"{REGIME_MACRO_V0.joint_type} {REGIME_COMBINED_V0.joint_type}")
     add_date_range_option(compare)
     for space in (REGIME_MACRO_V0, REGIME_CONTEXT_V0):
         example = json.dumps({name: "..." for name in space.filter_names[:1]})
@@ -98,13 +115,70 @@ def _compare(commands) -> None:
             help=f"only the {space.joint_type} scope whose {space.filters_key} is exactly this object, e.g. "
                  f"'{example}' ('{{}}' = no filters). Default: every scope of the region.",
         )
-    compare.add_argument("--joint-model-id", default=REGIME_MACRO_V0.default_joint_model_id,
-                         help="joint model_id of both spaces (default %(default)s)")
+    compare.add_argument("--joint-model-id", help=f"only this joint model_id (default: each space's own, "
+                                                   f"{REGIME_MACRO_V0.default_joint_model_id} or "
+                                                   f"{REGIME_COMBINED_V0.default_joint_model_id})")
     compare.add_argument("--plot", type=argtypes.png_path, metavar="FILE.png",
                          help="draw the similarities as a time series into this PNG file (checked before any work; "
                               "an existing file is replaced, and the output says so)")
+    compare.add_argument("--plot-text-share", action="store_true",
+                         help="with --plot, a third panel: the text branch's share of each scope's joint vector per "
+                              "date, recomputed from the inputs with the DAG's default weights and "
+                              "branch_normalization none (reads runtime_db too)")
     compare.add_argument("--csv", action="store_true", help="CSV on stdout instead of a table")
     add_database_options(compare, "historical")
+    add_database_options(compare, "runtime")
+
+
+def _explain(commands) -> None:
+    explain = commands.add_parser(
+        "explain", help="recompute one day of one context and say how much the text branch weighs",
+        description="Recompute one (date, context) from its inputs with the DAG's own steps and print the L2 norm of "
+                    "each weighted branch, their shares of the sum, the cosine similarity of the joint vector with "
+                    "the regime vector and with the mean text vector, and whether the stored row of the key (if "
+                    "any) equals the recomputed vector. Nothing is written. A day without a joint vector (no regime, "
+                    f"no text, bad data) says why and exits {ExitStatus.FAILED_DATES.value}.",
+    )
+    add_space_option(explain)
+    explain.add_argument("--region", required=True, help="the context's region")
+    for name, (description, joint_types) in filter_options().items():
+        explain.add_argument(f"--{name.replace('_', '-')}", dest=f"filter_{name}", metavar="VALUE",
+                             help=f"{description} (space: {', '.join(joint_types)})")
+    explain.add_argument("--date", required=True, type=argtypes.iso_date, metavar="DATE",
+                         help="the as_of_date (UTC day), e.g. 2025-01-15")
+    explain.add_argument("--numeric-weight", type=argtypes.weight, metavar="W", help="w_num (default 0.5)")
+    explain.add_argument("--text-weight", type=argtypes.weight, metavar="W", help="w_text (default 0.5)")
+    add_branch_normalization_option(explain)
+    explain.add_argument("--text-model-id", help="text_embeddings.model_id to average (default: the space's)")
+    explain.add_argument("--source-type", help="text_embeddings.source_type (default: the space's)")
+    explain.add_argument("--joint-model-id", help="joint_embeddings.model_id of the stored row to compare with "
+                                                   "(default: joint-regime-core-v1)")
+    explain.add_argument("--format", choices=("table", "json"), default="table", help="output (default table)")
+    add_database_options(explain, "runtime")
+    add_database_options(explain, "historical")
+
+
+def add_branch_normalization_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--branch-normalization", choices=BRANCH_NORMALIZATION_VALUES,
+                        help="none (default): average the branches as they are; l2: L2-normalise each branch first, "
+                             "so the weights mean what they say (needs its own --joint-model-id, by convention "
+                             f"{l2_model_id(JOINT_MODEL_ID)})")
+
+
+def _adopt_legacy(commands) -> None:
+    adopt = commands.add_parser(
+        "adopt-legacy", help="give rows the upstream scripts wrote the space's keys: one row per key",
+        description="Find a space's rows written in the upstream scripts' flat entity_scope shape (or in another "
+                    "case of a case-insensitive filter, or duplicated), map each to the space's key, and per key "
+                    "keep one row: the space's own newest row where there is one (the others are deleted), else "
+                    "the newest upstream row rewritten into the space's shape. One transaction per date, under "
+                    "the writers' locks; rows that map to no key are reported and left alone. Idempotent.",
+    )
+    add_space_option(adopt)
+    add_date_range_option(adopt, required=False, default_help=" (default: every date)")
+    adopt.add_argument("--dry-run", action="store_true", help="print what would change; change nothing")
+    adopt.add_argument("--csv", action="store_true", help="CSV on stdout instead of a table")
+    add_database_options(adopt, "historical")
 
 
 def _similar(commands) -> None:
@@ -171,15 +245,17 @@ def add_space_regions_and_dates(parser: argparse.ArgumentParser, *, regions_help
 
 
 def add_space_option(parser: argparse.ArgumentParser) -> None:
-    names = ", ".join(f"{space.joint_type} ({space.dag_id})" for space in SPACES.values())
+    names = ", ".join(f"{space.joint_type} ({space.dag_id})"
+                      for space in (*SPACES.values(), *COMBINED_SPACES.values()))
     parser.add_argument("--space", type=argtypes.joint_space, default=REGIME_MACRO_V0,
                         help=f"joint type or DAG id (default {REGIME_MACRO_V0.joint_type}); one of {names}")
 
 
-def add_date_range_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--date-range", nargs=2, required=True, type=argtypes.iso_date, action=argtypes.DateRange,
+def add_date_range_option(parser: argparse.ArgumentParser, *, required: bool = True, default_help: str = "") -> None:
+    parser.add_argument("--date-range", nargs=2, required=required, type=argtypes.iso_date, action=argtypes.DateRange,
                         metavar=("START", "END"),
-                        help="first and last as_of_date (UTC days, inclusive), e.g. 2025-01-01 2025-01-31")
+                        help="first and last as_of_date (UTC days, inclusive), e.g. 2025-01-01 2025-01-31"
+                             + default_help)
 
 
 def add_database_options(parser: argparse.ArgumentParser, role: str) -> None:

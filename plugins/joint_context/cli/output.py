@@ -40,10 +40,16 @@ def write_csv(columns: Sequence[str], records: Iterable[Sequence[object]]) -> No
                          for value in record])
 
 
+def print_figures(figures: Iterable[tuple[str, object]]) -> None:
+    """A two-column table of named figures on stdout: floats to six significant digits (a share of 3e-05 stays
+    readable), ``-`` for nothing."""
+    print_table(("figure", "value"), [(name, f"{value:.6g}" if isinstance(value, float) else value)
+                                      for name, value in figures])
+
+
 def write_json(value: object) -> None:
-    """One JSON document on stdout (dates as ISO text, non-ASCII kept)."""
-    json.dump(value, sys.stdout, ensure_ascii=False, default=str)
-    sys.stdout.write("\n")
+    """One JSON document on stdout: floats at full precision, dates as ISO text, non-ASCII kept."""
+    print(json.dumps(value, indent=2, ensure_ascii=False, default=str))
 
 
 def note(message: str) -> None:

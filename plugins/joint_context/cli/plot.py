@@ -6,21 +6,27 @@ import logging
 from datetime import date
 from pathlib import Path
 
+TEXT_SHARE_PREFIX = "text share: "
+
 
 def plot_comparison(path: Path, series: dict[str, dict[date, float | None]], *, title: str) -> None:
-    """Two stacked time series: same-day cosine across the spaces, and day-over-day cosine within each."""
+    """Stacked time series: same-day cosine across the spaces, day-over-day cosine within each, and (when the
+    series hold "text share: " ones) the text branch's share per date."""
     import matplotlib
 
     logging.getLogger("matplotlib").setLevel(logging.WARNING)  # font cache notices would land on stdout
     matplotlib.use("Agg")
     from matplotlib import pyplot
 
-    figure, (cross_axes, daily_axes) = pyplot.subplots(2, 1, sharex=True, figsize=(11, 7), constrained_layout=True)
+    panels = [("same day: ", "Same day, across the spaces", "cosine similarity"),
+              ("day over day: ", "Day over day (previous available day), within each space", "cosine similarity")]
+    if any(label.startswith(TEXT_SHARE_PREFIX) for label in series):
+        panels.append((TEXT_SHARE_PREFIX, "The text branch's share |w_t*z_text| / (|w_n*z_num| + |w_t*z_text|)",
+                       "text share"))
+    figure, all_axes = pyplot.subplots(len(panels), 1, sharex=True, figsize=(11, 3.5 * len(panels)),
+                                       constrained_layout=True)
     try:
-        for axes, prefix, heading in (
-            (cross_axes, "same day: ", "Same day, across the spaces"),
-            (daily_axes, "day over day: ", "Day over day (previous available day), within each space"),
-        ):
+        for axes, (prefix, heading, ylabel) in zip(all_axes, panels, strict=True):
             for label, values in series.items():
                 if not label.startswith(prefix):
                     continue
@@ -28,14 +34,14 @@ def plot_comparison(path: Path, series: dict[str, dict[date, float | None]], *, 
                 axes.plot([day for day, _ in points], [value for _, value in points], marker="o",
                           label=label.removeprefix(prefix))
             axes.set_title(heading)
-            axes.set_ylabel("cosine similarity")
+            axes.set_ylabel(ylabel)
             axes.grid(True, alpha=0.3)
             if axes.get_legend_handles_labels()[0]:
                 axes.legend(fontsize="small", loc="best")
             else:
                 axes.text(0.5, 0.5, "no dates with both vectors", ha="center", va="center",
                           transform=axes.transAxes)
-        daily_axes.set_xlabel("as_of_date (UTC day)")
+        all_axes[-1].set_xlabel("as_of_date (UTC day)")
         figure.autofmt_xdate()
         figure.suptitle(title)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,8 @@ class ExitStatus(IntEnum):
 
 MEANINGS = {
     ExitStatus.OK: "done (a date without data is skipped, not failed)",
-    ExitStatus.FAILED_DATES: "some dates failed on bad data (the others are written), or a requested plot had no data",
+    ExitStatus.FAILED_DATES: "some dates failed on bad data (the others are written), a requested plot had no data, "
+                             "or the day explain recomputes has no joint vector (the reason is said)",
     ExitStatus.BAD_INPUT: "bad input (options, values, a DSN): nothing touched",
     ExitStatus.DATABASE_ERROR: "a transient database or connection error stopped the command: rerun it to finish",
     ExitStatus.DATABASE_REFUSED: "the database refused the work (schema, grants, read-only, constraints): fix what "

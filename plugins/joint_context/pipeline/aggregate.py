@@ -9,6 +9,7 @@ import numpy as np
 
 from joint_context.config import RunConfig
 from joint_context.errors import VectorDataError
+from joint_context.joint import ZeroNormBranchError
 from joint_context.pipeline.extract import ExtractedScope
 from joint_context.spaces import REGIMES_TABLE, TEXT_EMBEDDINGS_TABLE
 
@@ -24,6 +25,10 @@ class ScopeResult:
     text_null_count: int
     vector: np.ndarray | None = None
     skip_reason: str | None = None
+    # how much each weighted branch weighs (joint.BranchStats): O(1) numbers, carried through XCom to the write
+    numeric_branch_norm: float | None = None
+    text_branch_norm: float | None = None
+    text_share: float | None = None
 
     @property
     def l2_norm(self) -> float | None:
@@ -41,6 +46,9 @@ class ScopeResult:
             "text_null_count": self.text_null_count,
             "vector": None if self.vector is None else self.vector.tolist(),
             "skip_reason": self.skip_reason,
+            "numeric_branch_norm": self.numeric_branch_norm,
+            "text_branch_norm": self.text_branch_norm,
+            "text_share": self.text_share,
         }
 
     @classmethod
@@ -72,8 +80,26 @@ def aggregate_scope(extracted: ExtractedScope, config: RunConfig) -> ScopeResult
                 f"regime vector has dimension {regime_dimension} but the text vectors of "
                 f"{TEXT_EMBEDDINGS_TABLE} (e.g. source_id {extracted.text.first_row_id!r}) have {text_dimension}",
             )
-        result.vector = config.joint_model.embed(extracted.regime_vector, extracted.text.mean())
+        text_mean = extracted.text.mean()
+        try:
+            result.vector = config.joint_model.embed(extracted.regime_vector, text_mean)
+        except ZeroNormBranchError as error:
+            raise _zero_norm_error(extracted, error.branch) from error
+        stats = config.joint_model.branch_stats(extracted.regime_vector, text_mean, result.vector)
+        result.numeric_branch_norm, result.text_branch_norm = stats.numeric_norm, stats.text_norm
+        result.text_share = stats.text_share
     return result
+
+
+def _zero_norm_error(extracted: ExtractedScope, branch: str) -> VectorDataError:
+    """branch_normalization "l2" met a branch of norm 0: name the row (or the day's rows) it comes from."""
+    if branch == "numeric":
+        return VectorDataError(REGIMES_TABLE, extracted.regime_record_id,
+                               "regime vector has L2 norm 0: branch_normalization \"l2\" cannot normalise it")
+    return VectorDataError(
+        TEXT_EMBEDDINGS_TABLE, extracted.text.first_row_id,
+        f"the mean of the day's {extracted.text.vector_count} text vectors of {extracted.scope.describe()} (this row "
+        "the first) has L2 norm 0: branch_normalization \"l2\" cannot normalise it")
 
 
 def aggregate_day(extracted: list[ExtractedScope], config: RunConfig) -> list[ScopeResult]:

@@ -95,3 +95,14 @@ def _write_chunk(historical_conn, config: RunConfig,
             continue
         counts = log_outcomes(as_of_date, results, written[as_of_date])["counts"]
         yield DateOutcome(as_of_date, "written" if counts["written"] + counts["replaced"] else "skipped", counts)
+
+
+def plan_chunks(first_date: date, last_date: date, chunk_days: int) -> list[tuple[date, date]]:
+    """``first_date..last_date`` as consecutive inclusive ranges of ``chunk_days`` dates (the last one shorter)."""
+    chunks = []
+    chunk_start = first_date
+    while chunk_start <= last_date:
+        chunk_end = min(chunk_start + timedelta(days=chunk_days - 1), last_date)
+        chunks.append((chunk_start, chunk_end))
+        chunk_start = chunk_end + timedelta(days=1)
+    return chunks

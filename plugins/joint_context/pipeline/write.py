@@ -46,10 +46,19 @@ def log_results(as_of_date: date, results: list[ScopeResult]) -> None:
             log.info("%s %s: skipped, %s", as_of_date, result.description, result.skip_reason)
         else:
             log.info(
-                "%s %s: joint vector from regime %s and %d text vectors, dim %d, L2 norm %.6f",
+                "%s %s: joint vector from regime %s and %d text vectors, dim %d, L2 norm %.6f; %s",
                 as_of_date, result.description, result.regime_record_id, result.text_vector_count,
-                result.vector.shape[0], result.l2_norm,
+                result.vector.shape[0], result.l2_norm, branch_text(result),
             )
+
+
+def branch_text(result: ScopeResult) -> str:
+    """The weighted branches' norms and the text branch's share of a scope's joint vector, for a log line."""
+    if result.text_share is None and result.numeric_branch_norm is None:
+        return "branch norms not computed"
+    share = "undefined (both 0)" if result.text_share is None else f"{result.text_share:.3g}"
+    return (f"branch norms |w_num*z_num| {result.numeric_branch_norm:.6g}, |w_text*z_text| "
+            f"{result.text_branch_norm:.6g}, text share {share}")
 
 
 def log_outcomes(as_of_date: date, results: list[ScopeResult], outcomes: list[WriteOutcome]) -> dict:
@@ -58,9 +67,10 @@ def log_outcomes(as_of_date: date, results: list[ScopeResult], outcomes: list[Wr
     summary = []
     for result, outcome in zip(results, outcomes, strict=True):
         if outcome.action == "written":
-            log.info("%s %s: written", as_of_date, result.description)
+            log.info("%s %s: written; %s", as_of_date, result.description, branch_text(result))
         elif outcome.action == "replaced":
-            log.info("%s %s: replaced %d previous row(s)", as_of_date, result.description, outcome.previous_rows)
+            log.info("%s %s: replaced %d previous row(s); %s", as_of_date, result.description, outcome.previous_rows,
+                     branch_text(result))
         elif outcome.action == "removed":
             log.info(
                 "%s %s: skipped (%s); removed %d stale row(s) of an earlier run",
@@ -77,6 +87,7 @@ def log_outcomes(as_of_date: date, results: list[ScopeResult], outcomes: list[Wr
             "skip_reason": result.skip_reason,
             "text_vector_count": result.text_vector_count,
             "l2_norm": result.l2_norm,
+            "text_share": result.text_share,
         })
     log.info(
         "%s: %d written, %d replaced, %d skipped (%d stale rows removed)",
