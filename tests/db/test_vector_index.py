@@ -172,3 +172,21 @@ def test_vector_index_rebuild_without_the_side_table_says_what_to_run(databases,
     status, out, err = run_main(capsys, "vector-index", "rebuild", "--historical-dsn", databases.historical_dsn)
     assert (status, out) == (4, "")
     assert "has no table joint_vector_index: run include/sql/schema/optional_pgvector.sql" in err
+
+
+def test_adopting_upstream_rows_keeps_the_side_table_in_step(capsys, vector_conn, pgvector_databases):
+    """adopt-legacy rewrites a kept row's scope and deletes the others: their copies follow in its transaction."""
+    flat = {"region": "US", "source": "regime+macro", "macro_country": "US"}
+    older, newer = (vector_conn.execute(
+        "INSERT INTO joint_embeddings (joint_type, as_of_date, entity_scope, model_id, vector, created_at)"
+        " VALUES ('REGIME_MACRO_V0', %s, %s::jsonb, %s, %s, now() + %s * interval '1 hour') RETURNING joint_id",
+        (DAY, json.dumps(flat), MODEL, np.full(4, value, "<f4").tobytes(), value)).fetchone()[0]
+        for value in (1, 2))
+    assert run_main(capsys, "vector-index", "rebuild", "--historical-dsn", pgvector_databases.historical_dsn)[0] == 0
+
+    status, _out, err = run_main(capsys, "adopt-legacy", "--historical-dsn", pgvector_databases.historical_dsn)
+
+    assert status == 0, err
+    assert set(joint_rows_by_id(vector_conn)) == {newer} and older != newer
+    assert joint_rows_by_id(vector_conn)[newer][3] == scope("US")
+    assert_copies_mirror_the_joint_rows(vector_conn)
