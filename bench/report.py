@@ -21,6 +21,8 @@ TARGETS = {
     "cli_rebuild_over_raw_read": ("<=", 2.0),
     "rebuild_dag_over_cli": ("<=", 2.0),
     "per_date_over_rebuild_dag": (">=", 50.0),
+    "upstream_over_hnsw_search": (">=", 20.0),
+    "hnsw_recall_at_10": (">=", 0.98),
 }
 
 
@@ -123,6 +125,9 @@ def check_targets(report: Report, results: dict) -> None:
         ("rebuild DAG / bulk CLI, x10 macro", "rebuild_dag_over_cli", "rebuild_dag_over_cli"),
         ("per-date runs (projected) / rebuild DAG, x10 macro", "per_date_over_rebuild_dag",
          "per_date_over_rebuild_dag"),
+        ("analog-day search: upstream p50 / pgvector HNSW p50", "upstream_over_hnsw_search",
+         "upstream_over_hnsw_search"),
+        ("analog-day search: HNSW recall@10 vs exact", "hnsw_recall_at_10", "hnsw_recall_at_10"),
     ]
     verdicts = {}
     for title, key, target_key in checks:

@@ -17,6 +17,8 @@ Measurements (see BENCHMARKS.md for what each one means and the targets), one mo
      vector bytes;
   7. the rebuild DAG (``bench.rebuild_dag``, unless ``--skip-rebuild-dag``): the x10 macro history through
      ``dag.test`` vs the bulk CLI vs per-date runs projected to the range.
+  8. analog-day search (``bench.search``): the upstream pattern, numpy, pgvector exact and HNSW over one space's
+     years x regions of joint vectors (on an embedded server of its own when this one has no pgvector).
 The tables, targets and files are ``bench.report``'s. Every run writes ``bench/results/<stamp>-<scale>.json`` and
 ``.md`` (git-ignored); ``--record`` also writes the run's report to ``bench/reports/<stamp>-<scale>.md``, a file
 of its own that is never overwritten or edited afterwards (BENCHMARKS.md keeps the method and the targets).
@@ -77,6 +79,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cli-repeats", type=int, default=3, help="rebuilds per space in 6. (default 3)")
     parser.add_argument("--skip-cli", action="store_true", help="skip 6. even when the CLI exists")
     parser.add_argument("--skip-rebuild-dag", action="store_true", help="skip 7.")
+    parser.add_argument("--skip-search", action="store_true", help="skip 8.")
     args = parser.parse_args(argv)
     args.command = shlex.join(["python", "-m", "bench.run", *(sys.argv[1:] if argv is None else argv)])
     args.stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -156,6 +159,11 @@ def run(args, scale: Scale, prefix: str, admin_dsn: str) -> int:
             log.info("measure_cli ...")
             measure_cli(report, results, histories["x10"], 1 if args.scale == "tiny" else args.cli_repeats,
                         args.results_dir / f"{stamp}-profile" if args.profile else None)
+        if not args.skip_search:
+            from bench.search import measure_search
+
+            log.info("measure_search ...")
+            measure_search(report, results, admin_dsn, args.scale, LAST_DATE, prefix)
         if args.airflow:
             from bench.airflow_e2e import measure_airflow
 

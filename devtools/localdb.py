@@ -76,6 +76,13 @@ def check_server(admin_dsn: str) -> str:
         raise RuntimeError(f"cannot connect to PostgreSQL at {shown}: {error}") from error
 
 
+def has_extension(admin_dsn: str, name: str) -> bool:
+    """Whether the server can ``CREATE EXTENSION name`` (it is installed, created or not)."""
+    with psycopg.connect(admin_dsn, connect_timeout=5) as conn:
+        return conn.execute("SELECT EXISTS (SELECT FROM pg_available_extensions WHERE name = %s)",
+                            (name,)).fetchone()[0]
+
+
 def create_database(admin_dsn: str, dbname: str, schema_file: str | None = None) -> str:
     """(Re)create ``dbname`` empty, apply ``include/sql/schema/<schema_file>``, return its DSN."""
     with psycopg.connect(admin_dsn, autocommit=True) as admin:

@@ -113,6 +113,44 @@ def historical_conn(clean_databases):
 
 
 @pytest.fixture(scope="session")
+def pgvector_admin_dsn(pg_admin_dsn):
+    """A superuser DSN of a server with the pgvector extension: the session's when it has one (the embedded server
+    does), else an embedded server of its own (the machine's PostgreSQL 15 has none). Never skipped."""
+    if localdb.has_extension(pg_admin_dsn, "vector"):
+        yield pg_admin_dsn
+        return
+    server = localdb.start_embedded_server(SESSION_DIR / "pgdata-vector", cleanup_mode="delete")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def pgvector_databases(pgvector_admin_dsn):
+    """A ``runtime_db`` and a ``historical_db`` on a server with pgvector, the latter with
+    ``include/sql/schema/optional_pgvector.sql`` applied; the session's own databases stay without it."""
+    databases = Databases(pgvector_admin_dsn)
+    with psycopg.connect(databases.historical_dsn, autocommit=True) as conn:
+        conn.execute((localdb.SCHEMA_DIR / "optional_pgvector.sql").read_text())
+    try:
+        yield databases
+    finally:
+        databases.drop()
+
+
+@pytest.fixture
+def vector_conn(pgvector_databases):
+    """An autocommit connection to the pgvector ``historical_db``, its tables (and runtime_db's) emptied first."""
+    with psycopg.connect(pgvector_databases.runtime_dsn, autocommit=True) as conn:
+        conn.execute(f"TRUNCATE {', '.join(TABLES['runtime'])} RESTART IDENTITY")
+    with psycopg.connect(pgvector_databases.historical_dsn, autocommit=True) as conn:
+        # in one statement: joint_vector_index references joint_embeddings
+        conn.execute(f"TRUNCATE joint_vector_index, {', '.join(TABLES['historical'])} RESTART IDENTITY")
+        yield conn
+
+
+@pytest.fixture(scope="session")
 def airflow_metadata_db():
     """Airflow's own metadata database (SQLite in the session's Airflow home), migrated once."""
     subprocess.run(

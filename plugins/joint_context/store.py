@@ -20,6 +20,7 @@ from importlib.resources.abc import Traversable
 from joint_context.spaces import JointSpace, canonical_json, joint_lock_keys
 
 SQL_PACKAGE_DIR = "sql"
+VECTOR_INDEX_TABLE = "joint_vector_index"  # optional: include/sql/schema/optional_pgvector.sql
 TEXT_FETCH_BATCH_ROWS = 2000
 
 
@@ -121,6 +122,9 @@ def _binary_result_cursor(conn):
     return conn.cursor(binary=True) if _is_psycopg3(conn) else conn.cursor()
 
 
+binary_result_cursor = _binary_result_cursor  # for the other readers of the package (search)
+
+
 def _text_row_batches(conn, space: JointSpace, params: dict, batch_rows: int) -> Iterator[list[tuple]]:
     """The text query's rows in batches of at most ``batch_rows``, never all of them in memory at once."""
     if _is_psycopg3(conn):
@@ -214,6 +218,7 @@ def replace_joint_rows_for_dates(
                     "entity_scopes": [scope for _as_of_date, scope, _vector in new_rows],
                     "vectors": [vector for _as_of_date, _scope, vector in new_rows],
                 })
+                _copy_to_vector_index(cursor, [joint_id for (joint_id,) in cursor.fetchall()])
         historical_conn.commit()
     except BaseException:
         historical_conn.rollback()
@@ -227,6 +232,20 @@ def replace_joint_rows_for_dates(
             action = "removed" if previous_rows else "nothing"
         outcomes[as_of_date].append(WriteOutcome(row.entity_scope, action, previous_rows))
     return outcomes
+
+
+def _copy_to_vector_index(cursor, joint_ids: list[int]) -> None:
+    """When the optional pgvector side table exists (one catalogue lookup per write transaction), copy the rows
+    just written into it, in this transaction; the copies of the rows deleted went with them (ON DELETE CASCADE)."""
+    if vector_index_present(cursor):
+        cursor.execute(read_sql("insert_vector_index_copies.sql"), {"joint_ids": joint_ids})
+
+
+def vector_index_present(cursor) -> bool:
+    """Whether the optional pgvector side table exists (a catalogue lookup, no table read)."""
+    cursor.execute(read_sql("select_vector_index_present.sql"), {"table_name": VECTOR_INDEX_TABLE})
+    (present,) = cursor.fetchone()
+    return bool(present)
 
 
 def _case_variants(cursor, type_and_model: dict, keys: list[tuple[date, str, JointRow]],

@@ -28,7 +28,7 @@ def test_tiny_benchmark_writes_its_tables_results_file_and_recorded_report(pg_ad
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     for title in ("1-2. Per-date task body", "1c. Fixed costs", "1d. Combined space", "3. Query plans", "4. Peak RSS",
-                  "6. Bulk CLI", "7. Rebuild DAG", "Targets"):
+                  "6. Bulk CLI", "7. Rebuild DAG", "8. Analog-day search", "Targets"):
         assert f"## {title}" in completed.stdout
 
     (results_file,) = tmp_path.glob("*-tiny.json")
@@ -57,6 +57,12 @@ def test_tiny_benchmark_writes_its_tables_results_file_and_recorded_report(pg_ad
     assert results["rebuild_dag"]["days"] == 70 and results["rebuild_dag"]["joint_rows"] > 0
     assert set(results["rebuild_dag"]["rebuild_dag_seconds_by_chunk_days"]) == {"92", "366"}
     assert results["ratios"]["rebuild_dag_over_cli"] > 0
+    # the search ran every engine (pgvector on an embedded server of its own when this one has none), and exact
+    # pgvector found numpy's neighbours for every query
+    search = results["search"]
+    assert search["rows"] == 4 * 73 and search["exact_pgvector_equals_numpy"] == "5/5"
+    assert set(search["timings"]) == {"upstream", "numpy", "pgvector exact", "pgvector HNSW"}
+    assert 0 < results["ratios"]["hnsw_recall_at_10"] <= 1
     markdown = results_file.with_suffix(".md").read_text()
     assert markdown.count("### ") == len(results["tables"])
 

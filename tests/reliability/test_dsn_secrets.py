@@ -49,6 +49,7 @@ DSN_FORMS = {
 COMMANDS = {
     "show": ["show", "--date-range", "2025-01-01", "2025-01-02"],
     "backfill": ["backfill", "--region", "US", "--no-progress", "--date-range", "2025-01-01", "2025-01-02"],
+    "similar": ["similar", "--region", "US", "--date", "2025-01-02"],
 }
 
 
@@ -75,7 +76,7 @@ def cli_output(capsys, command: str, dsn: str, channel: str) -> tuple[int, str]:
     """Exit status and everything the command printed, given the DSN by option or by variable."""
     args = list(COMMANDS[command])
     if channel == "option":
-        roles = ("historical",) if command == "show" else ("runtime", "historical")
+        roles = ("historical",) if command in ("show", "similar") else ("runtime", "historical")
         for role in roles:
             args += [f"--{role}-dsn", dsn]
     with dsn_variables(dsn if channel == "variable" else None):

@@ -1,10 +1,12 @@
 """The command line, ``joint-context`` (or ``python -m joint_context``): ``backfill`` a date range in bulk, ``show``
-a space's vectors, ``compare`` the spaces, ``explain`` how much each branch weighs in one day's vector.
+a space's vectors, ``compare`` the spaces, ``explain`` how much each branch weighs in one day's vector, find a
+day's analog days (``similar``), rebuild the pgvector side table (``vector-index rebuild``).
 
     joint-context backfill --region US --region EU --date-range 2025-01-01 2025-01-31 --country US
     joint-context show --space REGIME_CONTEXT_V0 --region US --date-range 2025-01-01 2025-01-31 --csv
     joint-context compare --region US --date-range 2025-01-01 2025-01-31 --plot us.png
     joint-context explain --region US --country US --date 2025-01-15 --format json
+    joint-context similar --space REGIME_MACRO_V0 --region US --country US --date 2025-01-15 --top 10
 
 Split by role, as well-kept command lines are: :mod:`.definition` declares the arguments, :mod:`.argtypes` turns
 strings into values (argparse reports bad ones), :mod:`.core` runs a command and maps errors to an

@@ -38,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     _show(commands)
     _compare(commands)
     _explain(commands)
+    _similar(commands)
+    _vector_index(commands)
     _adopt_legacy(commands)
     return parser
 
@@ -177,6 +179,62 @@ def _adopt_legacy(commands) -> None:
     adopt.add_argument("--dry-run", action="store_true", help="print what would change; change nothing")
     adopt.add_argument("--csv", action="store_true", help="CSV on stdout instead of a table")
     add_database_options(adopt, "historical")
+
+
+def _similar(commands) -> None:
+    similar = commands.add_parser(
+        "similar", help="the past days of a space that looked most like one day (analog days)",
+        description="Rank the days of a space by similarity to one day's joint vector: candidates are the newest "
+                    "row of each key of the same joint_type and model_id whose entity_scope is the query's (same "
+                    "region and exactly the same filters; --any-region: any region), dated strictly before --date "
+                    "unless --include-future. Rows with a NULL or malformed vector are left out and counted on "
+                    "stderr. Searched in the database when the pgvector side table exists "
+                    "(include/sql/schema/optional_pgvector.sql), exactly with numpy otherwise: the same neighbours.",
+    )
+    add_space_option(similar)
+    similar.add_argument("--region", required=True, help="the query's region")
+    add_filter_options(similar, "the query's filter")
+    similar.add_argument("--scope", type=argtypes.json_object, metavar="JSON",
+                         help="the query's filters object directly, e.g. '{\"country\": \"US\"}' ('{}' = no "
+                              "filters), instead of the filter options")
+    similar.add_argument("--date", required=True, type=argtypes.iso_date, help="the query's as_of_date")
+    similar.add_argument("--top", type=argtypes.positive_int, default=10, help="how many neighbours (default 10)")
+    similar.add_argument("--metric", choices=("cosine", "l2"), default="cosine",
+                         help="cosine similarity, highest first (default), or L2 distance, smallest first")
+    similar.add_argument("--include-future", action="store_true",
+                         help="also rank days after --date (never --date itself); default: only earlier days, "
+                              "so a backtest never sees the future by accident")
+    similar.add_argument("--any-region", action="store_true",
+                         help="candidates from every region with the same source and filters")
+    similar.add_argument("--joint-model-id", help="joint_embeddings.model_id (default: the space's, "
+                                                   "joint-regime-core-v1)")
+    similar.add_argument("--approximate", action="store_true",
+                         help="with pgvector, search the HNSW index (cosine, 384 dimensions) instead of exactly")
+    similar.add_argument("--engine", choices=("auto", "numpy", "pgvector"), default="auto",
+                         help="auto (default): pgvector when the side table exists, numpy otherwise")
+    similar.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                         help="what stdout holds (default table)")
+    add_database_options(similar, "historical")
+
+
+def _vector_index(commands) -> None:
+    vector_index = commands.add_parser(
+        "vector-index", help="maintain the optional pgvector side table of similar",
+        description="rebuild: refill joint_vector_index (include/sql/schema/optional_pgvector.sql) from "
+                    "joint_embeddings, one copy per key (its newest row), in one transaction: for rows written "
+                    "before the table existed or by other tools. The package's own writes keep it in sync.",
+    )
+    vector_index.add_argument("action", choices=("rebuild",), help="what to do")
+    vector_index.add_argument("--space", type=argtypes.joint_space, action="append", default=[],
+                              help="only this space's rows (repeatable; default: every joint type)")
+    add_database_options(vector_index, "historical")
+
+
+def add_filter_options(parser: argparse.ArgumentParser, applies: str) -> None:
+    """One ``--<filter>`` option per text filter any space accepts (``dest`` ``filter_<name>``)."""
+    for name, (description, joint_types) in filter_options().items():
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=f"filter_{name}", metavar="VALUE",
+                            help=f"{applies}: {description} (space: {', '.join(joint_types)})")
 
 
 def add_space_regions_and_dates(parser: argparse.ArgumentParser, *, regions_help: str) -> None:

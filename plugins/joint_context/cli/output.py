@@ -48,8 +48,8 @@ def print_figures(figures: Iterable[tuple[str, object]]) -> None:
 
 
 def write_json(value: object) -> None:
-    """One JSON document on stdout (floats at full precision)."""
-    print(json.dumps(value, indent=2, ensure_ascii=False))
+    """One JSON document on stdout: floats at full precision, dates as ISO text, non-ASCII kept."""
+    print(json.dumps(value, indent=2, ensure_ascii=False, default=str))
 
 
 def note(message: str) -> None:

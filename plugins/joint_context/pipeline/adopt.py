@@ -3,7 +3,8 @@
 The mapping and the rule per key are :mod:`joint_context.legacy`'s. Each date is read, planned and changed in
 one transaction that first takes the advisory locks of the keys it changes (the locks the DAG and the command line
 take to write them, in the same order) and locks the date's rows, so it is safe beside running writers: a key
-whose row a writer replaced meanwhile is planned again from what is there once the lock is held.
+whose row a writer replaced meanwhile is planned again from what is there once the lock is held. Where the optional
+pgvector side table exists, the copies of the rows it rewrites take their new scope in the same transaction.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import date, timedelta
 
 from joint_context.legacy import KeyAdoption, LeftAlone, StoredRow, plan_adoption
 from joint_context.spaces import JointSpace, joint_lock_keys
-from joint_context.store import read_sql
+from joint_context.store import read_sql, vector_index_present
 
 READ_WINDOW_DAYS = 92  # read a long history a quarter at a time: what is held is one window's row metadata
 
@@ -103,10 +104,11 @@ def _adopt_date(historical_conn, space: JointSpace, as_of_date: date,
                 cursor.execute(read_sql("delete_joint_rows_by_id.sql"), {"joint_ids": doomed})
             rewrites = [key for key in keys if key.rewrite]
             if rewrites:
+                rewritten_ids = [key.kept_joint_id for key in rewrites]
                 cursor.execute(read_sql("update_joint_scopes.sql"), {
-                    "joint_ids": [key.kept_joint_id for key in rewrites],
-                    "entity_scopes": [key.scope_json for key in rewrites],
-                })
+                    "joint_ids": rewritten_ids, "entity_scopes": [key.scope_json for key in rewrites]})
+                if vector_index_present(cursor):  # the copies of deleted rows went with them (ON DELETE CASCADE)
+                    cursor.execute(read_sql("update_vector_index_scopes.sql"), {"joint_ids": rewritten_ids})
         historical_conn.commit()
     except BaseException:
         historical_conn.rollback()
