@@ -105,12 +105,14 @@ def fill_json_editor(page, value: object) -> None:
     advanced options is folded away). The editor closes brackets itself: what it added after the text goes."""
     editor = page.locator(".monaco-editor, .cm-editor").first
     editor.scroll_into_view_if_needed()
-    # focus its input rather than click it: the field's long help text can lie over the editor and take the click
-    editor.locator("textarea, [contenteditable='true']").first.focus()
+    # its first line: the field's long help text can lie over the editor's lower part and take a click there
+    editor.click(position={"x": 12, "y": 8})
     page.keyboard.press("Control+A")
     page.keyboard.insert_text(json.dumps(value))
     page.keyboard.press("Shift+Control+End")
     page.keyboard.press("Delete")
+    shown = editor.locator(".view-lines, .cm-content").first.inner_text()  # the text, not the line numbers
+    assert json.loads("".join(shown.split())) == json.loads(json.dumps(value).replace(" ", "")), shown
 
 
 def submit(page) -> str:
@@ -148,6 +150,7 @@ def test_a_run_triggered_from_the_form_processes_the_day_and_contexts_entered(ai
                             '"event_type": "CPI"}]', exact=False).count() == 1
     page.locator("#element_as_of_date").fill(DAY.isoformat())
     fill_json_editor(page, CONTEXTS)
+    assert page.locator("#element_as_of_date").input_value() == DAY.isoformat()  # the editor took the keys
     numeric_weight = page.locator("[id='number-input:element_numeric_weight:inc']").get_attribute("aria-controls")
     page.locator(f"[id='{numeric_weight}']").fill("2")
     page.locator("#element_text_model_id").click()  # leave the number field: the form takes its value
