@@ -9,7 +9,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from joint_context.combined_space import CombinedBranch, CombinedSpace
-from joint_context.config import MAX_IDENTIFIER_LENGTH, MAX_REGION_LENGTH, RegionScope, _check_text, _identifier
+from joint_context.config import (
+    MAX_IDENTIFIER_LENGTH,
+    MAX_REGION_LENGTH,
+    RegionScope,
+    _identifier,
+    parse_region_scopes,
+)
 from joint_context.errors import ParamsError
 from joint_context.spaces import canonical_json
 
@@ -101,36 +107,11 @@ def combined_params_schema(space: CombinedSpace) -> dict[str, dict]:
 def parse_combined_contexts(space: CombinedSpace, raw_contexts: object) -> tuple[RegionScope, ...]:
     """Validate a ``contexts`` list of flat objects (a region and any branch's filters); values canonical, so two
     contexts naming the same branch rows are one key and repeating one is an error."""
-    if not isinstance(raw_contexts, list) or not raw_contexts:
-        raise ParamsError(f"contexts must be a non-empty list of objects, got {raw_contexts!r}")
-    allowed = ("region", *space.filter_names)
-    filters_by_name = {f.name: f for branch in space.branches for f in branch.space.filters}
-    contexts: list[RegionScope] = []
-    seen_scopes: dict[str, int] = {}
-    for index, raw in enumerate(raw_contexts):
-        where = f"contexts[{index}]"
-        if not isinstance(raw, Mapping):
-            raise ParamsError(f"{where} must be an object like {space.default_contexts[0]}, got {raw!r}")
-        unknown = sorted(set(raw) - set(allowed))
-        if unknown:
-            raise ParamsError(f"{where} has unknown key(s) {unknown}; accepted: {list(allowed)}")
-        region = raw.get("region")
-        _check_text(region, f"{where}.region", MAX_REGION_LENGTH)
-        filters = []
-        for name, text_filter in filters_by_name.items():
-            value = raw.get(name)
-            if value is None:
-                continue
-            _check_text(value, f"{where}.{name}", MAX_IDENTIFIER_LENGTH)
-            filters.append((name, text_filter.canonical(value)))
-        context = RegionScope(region=region, filters=tuple(sorted(filters)))
-        scope_key = canonical_json(space.entity_scope(context.region, context.filter_dict))
-        if scope_key in seen_scopes:
-            raise ParamsError(f"{where} repeats contexts[{seen_scopes[scope_key]}] ({context.describe()}: both name "
-                              "the same branch rows)")
-        seen_scopes[scope_key] = index
-        contexts.append(context)
-    return tuple(contexts)
+    filters = {f.name: f for branch in space.branches for f in branch.space.filters}
+    return parse_region_scopes(
+        raw_contexts, filters=list(filters.values()), example=space.default_contexts[0],
+        scope_key=lambda scope: canonical_json(space.entity_scope(scope.region, scope.filter_dict)),
+        same="name the same branch rows")
 
 
 def _check_weights(space: CombinedSpace, weights: dict[str, object]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
@@ -18,7 +18,7 @@ from joint_context.errors import JointDataError, ParamsError
 
 __all__ = ["RegionScope", "ParamsError", "RunConfig", "default_params", "l2_model_id", "parse_contexts",
            "parse_as_of_date_param"]
-from joint_context.spaces import JointSpace, canonical_json
+from joint_context.spaces import JointSpace, TextFilter, canonical_json
 
 if TYPE_CHECKING:
     from joint_context.joint import SimpleAverageJointModel
@@ -150,35 +150,46 @@ def parse_contexts(space: JointSpace, raw_contexts: object) -> tuple[RegionScope
     """Validate a ``contexts`` list. Values are canonical (a case-insensitive filter in lower case, see
     :meth:`TextFilter.canonical`), so two contexts that select the same rows are one key: repeating one is an error.
     """
+    return parse_region_scopes(
+        raw_contexts, filters=space.filters, example=space.default_contexts[0],
+        scope_key=lambda scope: canonical_json(space.entity_scope(scope.region, scope.filter_dict)),
+        same="select the same rows")
+
+
+def parse_region_scopes(raw_contexts: object, *, filters: Sequence[TextFilter], example: Mapping,
+                        scope_key: Callable[[RegionScope], str], same: str) -> tuple[RegionScope, ...]:
+    """A ``contexts`` list of flat objects, a ``region`` and any of ``filters``: every value checked as it will be
+    matched, filters canonical and sorted by name, and no two contexts with the same ``scope_key`` (they would
+    ``same``: one key)."""
     if not isinstance(raw_contexts, list) or not raw_contexts:
         raise ParamsError(f"contexts must be a non-empty list of objects, got {raw_contexts!r}")
-    allowed = ("region", *space.filter_names)
+    allowed = ("region", *(text_filter.name for text_filter in filters))
     contexts: list[RegionScope] = []
     seen_scopes: dict[str, int] = {}
     for index, raw in enumerate(raw_contexts):
         where = f"contexts[{index}]"
         if not isinstance(raw, Mapping):
-            raise ParamsError(f"{where} must be an object like {space.default_contexts[0]}, got {raw!r}")
+            raise ParamsError(f"{where} must be an object like {dict(example)}, got {raw!r}")
         unknown = sorted(set(raw) - set(allowed))
         if unknown:
             raise ParamsError(f"{where} has unknown key(s) {unknown}; accepted: {list(allowed)}")
         region = raw.get("region")
         _check_text(region, f"{where}.region", MAX_REGION_LENGTH)
-        filters = []
-        for text_filter in space.filters:
+        applied = []
+        for text_filter in filters:
             value = raw.get(text_filter.name)
             if value is None:
                 continue
             _check_text(value, f"{where}.{text_filter.name}", MAX_IDENTIFIER_LENGTH)
-            filters.append((text_filter.name, text_filter.canonical(value)))
-        context = RegionScope(region=region, filters=tuple(filters))
-        scope_key = canonical_json(space.entity_scope(context.region, context.filter_dict))
-        if scope_key in seen_scopes:
-            ignoring_case = [f.name for f in space.filters if f.case_insensitive and f.name in context.filter_dict]
-            same = f"; {', '.join(ignoring_case)} ignores case" if ignoring_case else ""
-            raise ParamsError(f"{where} repeats contexts[{seen_scopes[scope_key]}] ({context.describe()}{same}: "
-                              "both select the same rows)")
-        seen_scopes[scope_key] = index
+            applied.append((text_filter.name, text_filter.canonical(value)))
+        context = RegionScope(region=region, filters=tuple(sorted(applied)))
+        key = scope_key(context)
+        if key in seen_scopes:
+            ignoring_case = [f.name for f in filters if f.case_insensitive and f.name in context.filter_dict]
+            note = f"; {', '.join(ignoring_case)} ignores case" if ignoring_case else ""
+            raise ParamsError(f"{where} repeats contexts[{seen_scopes[key]}] ({context.describe()}{note}: both "
+                              f"{same})")
+        seen_scopes[key] = index
         contexts.append(context)
     return tuple(contexts)
 
