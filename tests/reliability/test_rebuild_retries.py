@@ -85,10 +85,12 @@ def test_a_database_refusing_a_chunks_first_attempt_retries_that_chunk_and_the_r
         tries = {(ti.task_id, ti.map_index): (str(getattr(ti.state, "value", ti.state)), ti.try_number)
                  for ti in session.query(TaskInstance).filter(TaskInstance.dag_id == dag.dag_id,
                                                               TaskInstance.run_id == dag_run.run_id)}
-    ((map_index, failed_try, error),) = callbacks  # exactly one failed attempt, and why
-    assert (map_index, failed_try) == (0, 1) and "is not currently accepting connections" in error
+    # exactly one failed attempt, and why: that of whichever chunk ran first (mapped chunks run in any order)
+    ((map_index, failed_try, error),) = callbacks
+    assert map_index in (0, 1) and failed_try == 1 and "is not currently accepting connections" in error
     assert str(getattr(dag_run.state, "value", dag_run.state)) == "success"
-    assert tries[("rebuild_chunk", 0)] == ("success", 2) and tries[("rebuild_chunk", 1)] == ("success", 1)
+    assert tries[("rebuild_chunk", map_index)] == ("success", 2)
+    assert tries[("rebuild_chunk", 1 - map_index)] == ("success", 1)
     rows = {(row[1], row[2]["region"]): row[4] for row in joint_rows(historical_conn)}
     assert sorted(rows) == [(day, region) for day in days for region in ("EU", "US")]
     for day, expected in zip(days, seeded, strict=True):

@@ -101,9 +101,11 @@ def open_trigger_form(page, api_url: str, logical_day: date) -> None:
 
 
 def fill_json_editor(page, value: object) -> None:
-    """Replace the text of the form's first JSON editor, the ``contexts`` param's (the "Configuration JSON" of the
-    advanced options is folded away). The editor closes brackets itself: what it added after the text goes."""
-    editor = page.locator(".monaco-editor, .cm-editor").first
+    """Replace the text of the ``contexts`` param's JSON editor (not the folded "Configuration JSON" of the advanced
+    options, which may come first in the page). The editor closes brackets itself: what it added after the text
+    goes."""
+    # the contexts editor holds the default contexts; the "Configuration JSON" one holds a "contexts" key
+    editor = page.locator(".monaco-editor, .cm-editor").filter(has_text="region").filter(has_not_text="contexts").first
     editor.scroll_into_view_if_needed()
     # its first line: the field's long help text can lie over the editor's lower part and take a click there
     editor.click(position={"x": 12, "y": 8})
