@@ -81,3 +81,13 @@ def redis_url_or_skip() -> str:
             pytest.fail(message)
         pytest.skip(message)
     return url
+
+
+def celery_stack(pg_admin_dsn, databases, scheduler_dags_folder, work_dir, *, workers: int = 1):
+    """A CeleryExecutor stack on the machine's Redis with ``workers`` workers (a generator for a module fixture)."""
+    stack = start_stack(pg_admin_dsn, databases, scheduler_dags_folder, work_dir, executor="CeleryExecutor",
+                        redis_url=redis_url_or_skip(), parallelism=2, celery_workers=workers)
+    try:
+        yield stack
+    finally:
+        stack.stop()

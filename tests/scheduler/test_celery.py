@@ -15,7 +15,8 @@ import pytest
 
 from devtools.seed import insert_macro_event, insert_regime, utc
 from tests.helpers import expected_joint, joint_rows, random_vectors
-from tests.scheduler.conftest import MACRO_DAG_ID, redis_url_or_skip, start_stack
+from tests.scheduler import conftest
+from tests.scheduler.conftest import MACRO_DAG_ID
 
 pytestmark = pytest.mark.scheduler
 
@@ -25,13 +26,8 @@ TASK_IDS = ("wait_for_regimes", "extract", "aggregate", "write")
 
 @pytest.fixture(scope="module")
 def celery_stack(pg_admin_dsn, databases, scheduler_dags_folder, tmp_path_factory):
-    redis_url = redis_url_or_skip()
-    stack = start_stack(pg_admin_dsn, databases, scheduler_dags_folder, tmp_path_factory.mktemp("celery-stack"),
-                        executor="CeleryExecutor", redis_url=redis_url, parallelism=2)
-    try:
-        yield stack
-    finally:
-        stack.stop()
+    yield from conftest.celery_stack(pg_admin_dsn, databases, scheduler_dags_folder,
+                                     tmp_path_factory.mktemp("celery-stack"))
 
 
 def test_backfill_on_celery_runs_every_task_in_the_worker_and_writes_the_rows(celery_stack, data_conns):

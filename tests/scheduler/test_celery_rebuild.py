@@ -16,7 +16,7 @@ from devtools.seed import insert_macro_event, insert_regime, utc
 from joint_context.dag_factory import rebuild_dag_id
 from joint_context.spaces import REGIME_MACRO_V0
 from tests.helpers import expected_joint, joint_rows, random_vectors
-from tests.scheduler.conftest import redis_url_or_skip, start_stack
+from tests.scheduler import conftest
 
 pytestmark = pytest.mark.scheduler
 
@@ -27,13 +27,8 @@ WORKERS = ("celery-worker", "celery-worker-2")
 
 @pytest.fixture(scope="module")
 def two_worker_stack(pg_admin_dsn, databases, scheduler_dags_folder, tmp_path_factory):
-    redis_url = redis_url_or_skip()
-    stack = start_stack(pg_admin_dsn, databases, scheduler_dags_folder, tmp_path_factory.mktemp("celery-2-stack"),
-                        executor="CeleryExecutor", redis_url=redis_url, parallelism=2, celery_workers=2)
-    try:
-        yield stack
-    finally:
-        stack.stop()
+    yield from conftest.celery_stack(pg_admin_dsn, databases, scheduler_dags_folder,
+                                     tmp_path_factory.mktemp("celery-2-stack"), workers=2)
 
 
 def test_the_mapped_chunks_of_one_rebuild_run_on_both_celery_workers(two_worker_stack, data_conns):
