@@ -15,8 +15,9 @@ earlier row of it removed. A branch weighted 0 is neither read nor required.
 **Schedule:** daily (`{{ ds }}`, backfills) **or** when the macro or news DAG writes a day: such a run recomputes
 every date named by the asset events that triggered it.
 **Tasks:** `combine`. **Connections:** `historical_db`.
-**Params:** `contexts` (e.g. `[{"region": "US", "country": "US", "language": "en"}]`), `macro_weight`,
-`news_weight`, `source_model_id`, `joint_model_id`.
+**Params:** `as_of_date` (a manual run's UTC day, else its logical date's), `contexts` (e.g.
+`[{"region": "US", "country": "US", "language": "en"}]`), `macro_weight`, `news_weight`, `source_model_id`,
+`joint_model_id`.
 """
 
 from joint_context.combined_space import REGIME_COMBINED_V0

@@ -11,7 +11,8 @@ from joint_context.combined_space import CombinedSpace
 from joint_context.compat import BaseOperator, events_since_run_was_created, triggering_events
 from joint_context.connections import HISTORICAL_CONN_ID, connection
 from joint_context.errors import JointDataError
-from joint_context.operators import fail_without_retry_on_data_error, parse_as_of_date
+from joint_context.operators import fail_without_retry_on_data_error
+from joint_context.run_day import parse_as_of_date, refuse_as_of_date_on_runs_with_their_own_day
 
 if TYPE_CHECKING:
     from joint_context.compat import Context
@@ -21,7 +22,8 @@ class CombineJointSpacesOperator(BaseOperator):
     """Compute the combined space for the run's dates: read the branches' newest rows, combine, write each date in
     its own transaction.
 
-    The dates: ``as_of_date`` when given; else every date named by the asset events that triggered the run and by
+    The dates: ``as_of_date`` when given (the operator's, else the ``as_of_date`` param of a manual run); else every
+    date named by the asset events that triggered the run and by
     the events of its ``inlets`` registered since, each once; else the run's ``{{ ds }}`` (scheduled, manual and
     backfill runs). A date with a malformed input row
     writes nothing; the other dates are written, then the task fails naming the bad rows.
@@ -51,8 +53,11 @@ class CombineJointSpacesOperator(BaseOperator):
             dag_run = context.get("dag_run")
             config = CombinedRunConfig.from_params(self.space, context["params"],
                                                    (getattr(dag_run, "conf", None) or {}).keys())
+            refuse_as_of_date_on_runs_with_their_own_day(config.as_of_date, dag_run)
             if self.as_of_date:
                 dates = [parse_as_of_date(self.as_of_date)]
+            elif config.as_of_date is not None:
+                dates = [config.as_of_date]
             elif events := triggering_events(context):
                 # events registered since the run was created are recomputed too: one may have lost its queue entry
                 later = events_since_run_was_created(context, self.inlets)

@@ -7,29 +7,26 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 
 from joint_context.combined_space import CombinedBranch, CombinedSpace
-from joint_context.config import (
-    MAX_IDENTIFIER_LENGTH,
-    MAX_REGION_LENGTH,
-    RegionScope,
-    _identifier,
-    parse_region_scopes,
-)
+from joint_context.config import RegionScope, _identifier, parse_as_of_date_param, parse_region_scopes
 from joint_context.errors import ParamsError
 from joint_context.spaces import canonical_json
 
 
 @dataclass(frozen=True)
 class CombinedRunConfig:
-    """Everything a combined run needs besides the date. ``space`` and ``joint_model_id`` are what the shared
-    write path (:func:`joint_context.store.replace_joint_rows_for_dates`) reads."""
+    """Everything a combined run needs besides the date, and the day a manual run was told to process
+    (``as_of_date``), when it was. ``space`` and ``joint_model_id`` are what the shared write path
+    (:func:`joint_context.store.replace_joint_rows_for_dates`) reads."""
 
     space: CombinedSpace
     contexts: tuple[RegionScope, ...]
     weights: tuple[tuple[str, float], ...]  # (branch name, weight), in the space's branch order
     source_model_id: str
     joint_model_id: str
+    as_of_date: date | None = None
 
     def weight(self, branch: CombinedBranch) -> float:
         return dict(self.weights)[branch.name]
@@ -58,6 +55,7 @@ class CombinedRunConfig:
             weights=weights,
             source_model_id=_identifier(merged, "source_model_id"),
             joint_model_id=_identifier(merged, "joint_model_id"),
+            as_of_date=parse_as_of_date_param(merged.get("as_of_date")),
         )
 
 
@@ -67,40 +65,7 @@ def combined_default_params(space: CombinedSpace) -> dict:
         **{branch.weight_param: 0.5 for branch in space.branches},
         "source_model_id": space.default_source_model_id,
         "joint_model_id": space.default_joint_model_id,
-    }
-
-
-def combined_params_schema(space: CombinedSpace) -> dict[str, dict]:
-    """JSON schema keywords per param (with ``default``), for Airflow's ``Param`` and the trigger form."""
-    defaults = combined_default_params(space)
-    identifier = {"type": "string", "minLength": 1, "maxLength": MAX_IDENTIFIER_LENGTH}
-    context_properties = {"region": {"type": "string", "minLength": 1, "maxLength": MAX_REGION_LENGTH}}
-    for branch in space.branches:
-        for text_filter in branch.space.filters:
-            context_properties[text_filter.name] = {
-                "type": ["string", "null"], "minLength": 1, "maxLength": MAX_IDENTIFIER_LENGTH,
-                "description": f"{branch.space.joint_type} rows of this {branch.space.filters_key} "
-                               f"({text_filter.description})",
-            }
-    weight_sum = " + ".join(f"w_{branch.name}" for branch in space.branches)
-    return {
-        "contexts": {
-            "default": defaults["contexts"],
-            "type": "array",
-            "minItems": 1,
-            "items": {"type": "object", "properties": context_properties, "required": ["region"],
-                      "additionalProperties": False},
-            "description": f"Regions and the filters of each branch's row ({', '.join(space.filter_names)}); "
-                           "one row each.",
-        },
-        **{branch.weight_param: {
-            "default": 0.5, "type": "number", "minimum": 0,
-            "description": f"w_{branch.name}, >= 0 ({weight_sum} > 0); 0: the {branch.space.joint_type} row is "
-                           "neither read nor required",
-        } for branch in space.branches},
-        "source_model_id": {"default": defaults["source_model_id"], **identifier,
-                            "description": "model_id of the branch rows read"},
-        "joint_model_id": {"default": defaults["joint_model_id"], **identifier},
+        "as_of_date": None,
     }
 
 

@@ -43,6 +43,7 @@ class CombinedSpace:
     branches: tuple[CombinedBranch, ...]
     default_contexts: tuple[dict, ...]
     default_joint_model_id: str
+    example_contexts: tuple[dict, ...] = ()  # shown in the trigger form (default: ``default_contexts``)
     default_source_model_id: str = JOINT_MODEL_ID
     asset_uri: str = ""
 
@@ -99,6 +100,8 @@ REGIME_COMBINED_V0 = CombinedSpace(
     branches=(CombinedBranch("macro", REGIME_MACRO_V0), CombinedBranch("news", REGIME_CONTEXT_V0)),
     default_contexts=({"region": "US", "country": "US"},),
     default_joint_model_id="joint-regime-combined-v1",
+    example_contexts=({"region": "US", "country": "US", "language": "en"},
+                      {"region": "EU", "country": "DE", "event_type": "CPI", "language": "de"}),
     asset_uri="postgres://historical_db:5432/historical_db/public/joint_embeddings?joint_type=REGIME_COMBINED_V0",
 )
 

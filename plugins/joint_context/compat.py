@@ -58,18 +58,16 @@ else:
     DeadlineAlert = DeadlineReference = Callback = None  # deadlines are Airflow 3 only
 
 
-def asset_or_time_schedule(cron: str, assets: list) -> object:
-    """A cron data-interval timetable (read in UTC) that also runs when any of ``assets`` gets an event."""
+def asset_or_time_schedule(timetable: object, assets: list) -> object:
+    """``timetable`` (a core timetable, e.g. a cron data-interval one) OR an event of any of ``assets``."""
     if AIRFLOW_V_3_0_PLUS:
-        from airflow.sdk import AssetAny, AssetOrTimeSchedule, CronDataIntervalTimetable
+        from airflow.sdk import AssetAny, AssetOrTimeSchedule
 
-        return AssetOrTimeSchedule(timetable=CronDataIntervalTimetable(cron, timezone="UTC"), assets=AssetAny(*assets))
+        return AssetOrTimeSchedule(timetable=timetable, assets=AssetAny(*assets))
     else:
         from airflow.datasets import DatasetAny
         from airflow.timetables.datasets import DatasetOrTimeSchedule
-        from airflow.timetables.interval import CronDataIntervalTimetable as CoreCronDataIntervalTimetable
 
-        timetable = CoreCronDataIntervalTimetable(cron, timezone="UTC")
         any_dataset = DatasetAny(*assets)  # noqa: AIR311 - the Airflow 2.11 path
         return DatasetOrTimeSchedule(timetable=timetable, datasets=any_dataset)  # noqa: AIR311 - the 2.11 path
 

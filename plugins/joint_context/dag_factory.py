@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 import pendulum
 
 from joint_context.combine_operator import CombineJointSpacesOperator
-from joint_context.combined_config import combined_params_schema
 from joint_context.combined_space import CombinedSpace
 from joint_context.compat import (
     AIRFLOW_V_3_0_PLUS,
@@ -28,7 +27,7 @@ from joint_context.operators import (
     RegimeAvailableSensor,
     WriteJointEmbeddingsOperator,
 )
-from joint_context.params import params_schema, rebuild_params_schema
+from joint_context.params import combined_params_schema, params_schema, rebuild_params_schema
 from joint_context.rebuild_operators import PlanRebuildOperator, RebuildChunkOperator, SummarizeRebuildOperator
 from joint_context.spaces import JointSpace
 from joint_context.timetables import ProcessedDayTimetable
@@ -211,9 +210,10 @@ def build_combined_context_dag(
 ) -> DAG:
     """The DAG computing the combined ``space``, kept up to date by its branches' assets.
 
-    Scheduled on the cron data-interval timetable (so ``{{ ds }}``, backfills and manual runs work as for the
-    other spaces) OR on an event of any branch's asset: the write tasks of the macro and news DAGs name the date
-    they wrote in their event's ``extra``, and the run those events trigger recomputes each date named, once.
+    Scheduled on the text spaces' timetable (so ``{{ ds }}``, backfills, manual runs and their ``as_of_date``
+    work as for the other spaces, every run's interval the day it processes) OR on an event of any branch's
+    asset: the write tasks of the macro and news DAGs name the date they wrote in their event's ``extra``, and the
+    run those events trigger recomputes each date named, once.
     The arguments are those of :func:`build_joint_context_dag`.
     """
     branch_assets = [Asset(branch.space.asset_uri) for branch in space.branches]
@@ -221,7 +221,7 @@ def build_combined_context_dag(
         dag_id=space.dag_id,
         description=f"{space.title}: {space.joint_type} joint embeddings per region and UTC day",
         doc_md=doc_md,
-        schedule=asset_or_time_schedule(schedule_cron, branch_assets),
+        schedule=asset_or_time_schedule(ProcessedDayTimetable(schedule_cron, timezone="UTC"), branch_assets),
         start_date=start_date,
         catchup=False,
         max_active_runs=max_active_runs,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from joint_context.asset_events import attach_asset_extra
@@ -26,7 +26,13 @@ from joint_context.connections import (
     is_transient,
     what_to_fix,
 )
-from joint_context.errors import JointDataError, ParamsError
+from joint_context.errors import JointDataError
+from joint_context.run_day import (
+    AS_OF_DATE_TEMPLATE,
+    parse_as_of_date,
+    refuse_as_of_date_on_runs_with_their_own_day,
+    run_type_of,
+)
 from joint_context.spaces import JointSpace
 
 if TYPE_CHECKING:
@@ -51,35 +57,14 @@ def fail_without_retry_on_data_error() -> Iterator[None]:
                                    f"{' until it is fixed: ' + fix if fix else ''}") from error
 
 
-# The day a task processes: the ``as_of_date`` param when set (the trigger form's time-zone-free day), else ``ds``.
-AS_OF_DATE_TEMPLATE = "{{ params.as_of_date or ds }}"
-
-
 def run_config(space: JointSpace, context: Context) -> RunConfig:
     """The run's validated config from ``params``, rejecting unknown ``dag_run.conf`` keys, and an ``as_of_date``
-    on a scheduled or backfill run (each of those processes its own day: one date for all would be a mistake)."""
+    on a run that is not manual (:mod:`joint_context.run_day`)."""
     dag_run = context.get("dag_run")
     conf_keys = (getattr(dag_run, "conf", None) or {}).keys()
     config = RunConfig.from_params(space, context["params"], conf_keys)
-    run_type = run_type_of(dag_run)
-    if config.as_of_date is not None and run_type in ("scheduled", "backfill"):
-        raise ParamsError(f"as_of_date={config.as_of_date} is for manual runs; this {run_type} run processes its own "
-                          "day (its data interval start): leave as_of_date out of the conf")
+    refuse_as_of_date_on_runs_with_their_own_day(config.as_of_date, dag_run)
     return config
-
-
-def run_type_of(dag_run: object) -> str | None:
-    run_type = getattr(dag_run, "run_type", None)
-    return getattr(run_type, "value", run_type)  # a DagRunType enum or its plain string value
-
-
-def parse_as_of_date(value: str | date) -> date:
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(value)
-    except ValueError as error:
-        raise JointDataError(f"as_of_date must be an ISO date like 2025-01-02, got {value!r}") from error
 
 
 class ExtractJointInputsOperator(BaseOperator):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 
+from joint_context.combined_config import combined_default_params
+from joint_context.combined_space import CombinedSpace
 from joint_context.config import (
     BRANCH_NORMALIZATION_VALUES,
     DEFAULT_CHUNK_DAYS,
@@ -18,7 +20,8 @@ from joint_context.config import (
 )
 from joint_context.spaces import TEXT_EMBEDDINGS_TABLE, JointSpace
 
-__all__ = ["contexts_description", "params_schema", "rebuild_params_schema"]
+__all__ = ["as_of_date_schema", "combined_params_schema", "contexts_description", "params_schema",
+           "rebuild_params_schema"]
 
 
 def params_schema(space: JointSpace) -> dict[str, dict]:
@@ -39,14 +42,7 @@ def params_schema(space: JointSpace) -> dict[str, dict]:
     weight = {"type": "number", "minimum": 0}
     formula = "z_joint = (w_num * z_num + w_text * z_text) / (w_num + w_text)"
     return {
-        "as_of_date": {
-            "default": None, "type": ["null", "string"], "format": "date",
-            "title": "Day to process (UTC)",
-            "description": "The UTC day whose regimes and texts are read and whose rows are written (in a conf: "
-                           "YYYY-MM-DD, e.g. 2025-01-02). Empty: the UTC day of the run's logical date; the logical "
-                           "date picker follows your browser's time zone, so set this field to be sure of the day. "
-                           "Manual runs only: a backfill's or a scheduled run's day is its own.",
-        },
+        "as_of_date": as_of_date_schema("whose regimes and texts are read"),
         "contexts": {
             "default": defaults["contexts"],
             "type": "array",
@@ -99,6 +95,79 @@ def params_schema(space: JointSpace) -> dict[str, dict]:
                            f"say. l2 needs its own joint_model_id (e.g. {l2_model_id(defaults['joint_model_id'])}).",
         },
     }
+
+
+def as_of_date_schema(reads: str) -> dict:
+    """The optional, time-zone-free day of a manual run: the trigger form's date field."""
+    return {
+        "default": None, "type": ["null", "string"], "format": "date",
+        "title": "Day to process (UTC)",
+        "description": f"The UTC day {reads} and whose rows are written (in a conf: YYYY-MM-DD, e.g. 2025-01-02). "
+                       "Empty: the UTC day of the run's logical date; the logical date picker follows your "
+                       "browser's time zone, so set this field to be sure of the day. Manual runs only: a "
+                       "backfill's or a scheduled run's day is its own.",
+    }
+
+
+def combined_params_schema(space: CombinedSpace) -> dict[str, dict]:
+    """The combined DAG's params, as :func:`params_schema` for the text spaces: a title and a description each."""
+    defaults = combined_default_params(space)
+    identifier = {"type": "string", "minLength": 1, "maxLength": MAX_IDENTIFIER_LENGTH}
+    context_properties = {"region": {"type": "string", "minLength": 1, "maxLength": MAX_REGION_LENGTH}}
+    for branch in space.branches:
+        for text_filter in branch.space.filters:
+            context_properties[text_filter.name] = {
+                "type": ["string", "null"], "minLength": 1, "maxLength": MAX_IDENTIFIER_LENGTH,
+                "description": f"{branch.space.joint_type} rows of this {branch.space.filters_key} "
+                               f"({text_filter.description})",
+            }
+    weights = ", ".join(f"w_{branch.name}" for branch in space.branches)
+    branch_rows = " + ".join(f"w_{branch.name} * J_{branch.name}" for branch in space.branches)
+    formula = f"z = ({branch_rows}) / ({' + '.join(f'w_{branch.name}' for branch in space.branches)})"
+    return {
+        "as_of_date": as_of_date_schema(f"whose {' and '.join(b.space.joint_type for b in space.branches)} rows "
+                                        "are combined"),
+        "contexts": {
+            "default": defaults["contexts"],
+            "type": "array",
+            "minItems": 1,
+            "items": {"type": "object", "properties": context_properties, "required": ["region"],
+                      "additionalProperties": False},
+            "title": "Contexts: regions and the branches' filters",
+            "description": combined_contexts_description(space),
+        },
+        **{branch.weight_param: {
+            "default": 0.5, "type": "number", "minimum": 0,
+            "title": f"Weight of the {branch.name} row (w_{branch.name})",
+            "description": f"w_{branch.name} in {formula}, where J_{branch.name} is the stored "
+                           f"{branch.space.joint_type} row of the same region, filters and day. A number >= 0; "
+                           f"the weights ({weights}) must not add up to 0. With 0 the {branch.space.joint_type} "
+                           "row is neither read nor required.",
+        } for branch in space.branches},
+        "source_model_id": {
+            "default": defaults["source_model_id"], **identifier,
+            "title": "Model id of the rows combined",
+            "description": "Only branch rows whose model_id equals this value are read (default "
+                           f"{defaults['source_model_id']}); e.g. the joint_model_id an l2 run of the branches wrote.",
+        },
+        "joint_model_id": {
+            "default": defaults["joint_model_id"], **identifier,
+            "title": "Joint model id (written)",
+            "description": "The model_id written on each combined row, part of its key: a run replaces the rows "
+                           "of this id only. Change it only to keep a second version of the rows apart "
+                           f"(default {defaults['joint_model_id']}).",
+        },
+    }
+
+
+def combined_contexts_description(space: CombinedSpace) -> str:
+    filters = "; ".join(f"{text_filter.name}: {branch.space.joint_type} rows of this {branch.space.filters_key} "
+                        f"({text_filter.description})" for branch in space.branches
+                        for text_filter in branch.space.filters)
+    example = json.dumps(list(space.example_contexts or space.default_contexts))
+    return (f"A list of contexts; each writes one row per day. A context is a region plus the filters that name "
+            f"its stored branch rows, left out or null when not applied ({filters}). Example: {example}. A "
+            "context whose rows are absent that day (weekends have no macro events) gets no row.")
 
 
 def contexts_description(space: JointSpace) -> str:

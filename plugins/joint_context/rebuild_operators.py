@@ -23,7 +23,8 @@ from joint_context.connections import (
     describe_database_error,
     is_database_error,
 )
-from joint_context.operators import fail_without_retry_on_data_error, parse_as_of_date
+from joint_context.operators import fail_without_retry_on_data_error
+from joint_context.run_day import parse_as_of_date
 from joint_context.spaces import JointSpace
 
 if TYPE_CHECKING:

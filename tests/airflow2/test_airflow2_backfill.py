@@ -120,9 +120,9 @@ def test_dag_files_import_on_airflow_2_11_with_the_compat_classes(airflow2):
                                    | {rebuild_dag_id(space) for space in (REGIME_MACRO_V0, REGIME_CONTEXT_V0)})
     assert report["dags"][REGIME_COMBINED_V0.dag_id] == {
         "task_ids": ["combine"], "timetable": "airflow.timetables.datasets.DatasetOrTimeSchedule",
-        "inner_timetable": "airflow.timetables.interval.CronDataIntervalTimetable",
+        "inner_timetable": "joint_context.timetables.ProcessedDayTimetable",
         "dataset_uris": sorted(space.asset_uri for space in SPACES.values()), "catchup": False,
-        "params": ["contexts", "joint_model_id", "macro_weight", "news_weight", "source_model_id"],
+        "params": ["as_of_date", "contexts", "joint_model_id", "macro_weight", "news_weight", "source_model_id"],
         "retries": {"combine": 3}}
     for space in SPACES.values():
         shape = report["dags"][space.dag_id]

@@ -9,7 +9,8 @@ from airflow.utils.types import DagRunType
 
 from joint_context.config import default_params
 from joint_context.errors import ParamsError
-from joint_context.operators import AS_OF_DATE_TEMPLATE, run_config
+from joint_context.operators import run_config
+from joint_context.run_day import AS_OF_DATE_TEMPLATE
 from joint_context.spaces import REGIME_MACRO_V0
 
 
@@ -27,7 +28,7 @@ def test_every_task_that_reads_the_day_takes_as_of_date_when_set():
     # write and aggregate take the day extract read (its XCom), so all four process the same day
 
 
-@pytest.mark.parametrize("run_type", [DagRunType.BACKFILL_JOB, DagRunType.SCHEDULED])
+@pytest.mark.parametrize("run_type", [DagRunType.BACKFILL_JOB, DagRunType.SCHEDULED, DagRunType.ASSET_TRIGGERED])
 def test_as_of_date_is_refused_on_runs_whose_day_is_their_own(run_type):
     conf = {"as_of_date": "2025-01-02"}
     context = {"params": {**default_params(REGIME_MACRO_V0), **conf}, "dag_run": dag_run(run_type, conf)}

@@ -13,7 +13,7 @@ from devtools.seed import insert_macro_event, insert_news_article, insert_regime
 from joint_context.combine_operator import CombineJointSpacesOperator
 from joint_context.combined_space import REGIME_COMBINED_V0
 from joint_context.spaces import REGIME_CONTEXT_V0, REGIME_MACRO_V0
-from tests.e2e.rows import macro_scope, news_scope
+from tests.e2e.rows import insert_joint_row, macro_scope, news_scope
 from tests.helpers import random_vectors
 
 DAY = date(2025, 1, 2)
@@ -62,6 +62,29 @@ def test_the_base_write_tasks_name_the_date_and_the_combined_run_matches_numpy(
     news = stored_vector(historical_conn, "REGIME_CONTEXT_V0", news_scope("US"), DAY)
     np.testing.assert_allclose(stored_vector(historical_conn, "REGIME_COMBINED_V0", COMBINED_US, DAY),
                                expected_combined(macro, news), rtol=1e-6, atol=1e-7)
+
+
+def test_a_manual_run_with_as_of_date_combines_that_day_and_its_interval_is_the_day_of_its_logical_date(
+        run_dag, historical_conn):
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    rng = np.random.default_rng(23)
+    macro, news = random_vectors(rng, 2, 8)
+    insert_joint_row(historical_conn, "REGIME_MACRO_V0", DAY, macro_scope("US", country="US"), macro)
+    insert_joint_row(historical_conn, "REGIME_CONTEXT_V0", DAY, news_scope("US"), news)
+    logical_day = DAY + timedelta(days=5)
+    assert run_dag(REGIME_COMBINED_V0.dag_id, logical_day, {"as_of_date": DAY.isoformat()}) == "success"
+    np.testing.assert_allclose(stored_vector(historical_conn, "REGIME_COMBINED_V0", COMBINED_US, DAY),
+                               expected_combined(macro, news), rtol=1e-6, atol=1e-7)
+    assert historical_conn.execute("SELECT count(*) FROM joint_embeddings WHERE as_of_date = %s",
+                                   (logical_day,)).fetchone() == (0,)
+    with create_session() as session:
+        dag_run = session.query(DagRun).filter(DagRun.dag_id == REGIME_COMBINED_V0.dag_id).order_by(
+            DagRun.id.desc()).first()  # this test's run: the newest
+        interval = (dag_run.data_interval_start.date(), dag_run.data_interval_end.date())
+    assert dag_run.conf == {"as_of_date": DAY.isoformat()}
+    assert interval == (logical_day, logical_day + timedelta(days=1)), "a manual run covers its logical date's day"
 
 
 def triggering_asset_events(extras_by_space: list[tuple]) -> object:
