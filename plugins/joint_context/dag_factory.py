@@ -153,6 +153,8 @@ def build_rebuild_dag(
     retry_delay: timedelta = timedelta(minutes=1),
     max_active_chunks: int | None = None,
     statement_timeout: timedelta | None = DEFAULT_STATEMENT_TIMEOUT,
+    task_timeout: timedelta = timedelta(minutes=30),
+    chunk_timeout: timedelta = timedelta(hours=2),
 ) -> DAG:
     """The DAG rebuilding ``space`` over a date range given when it is triggered (``schedule=None``).
 
@@ -169,6 +171,9 @@ def build_rebuild_dag(
     :param retry_delay: first retry delay; doubles each retry.
     :param max_active_chunks: chunks of one run that may run at once (``None``: as many as the executor allows).
     :param statement_timeout: the databases cancel any one statement running longer.
+    :param task_timeout: ``execution_timeout`` of ``plan`` and ``summarize``.
+    :param chunk_timeout: ``execution_timeout`` of each chunk (a hung chunk fails and is retried; the dates it
+        committed are rewritten with the same bytes).
     """
     with DAG(
         dag_id=rebuild_dag_id(space),
@@ -183,6 +188,7 @@ def build_rebuild_dag(
             "retry_delay": retry_delay,
             "retry_exponential_backoff": True,
             "max_retry_delay": timedelta(minutes=30),
+            "execution_timeout": task_timeout,
         },
         tags=["joint-embeddings", space.joint_type, "rebuild"],
     ) as dag:
@@ -190,6 +196,7 @@ def build_rebuild_dag(
         chunks = RebuildChunkOperator.partial(
             task_id="rebuild_chunk", space=space, outlets=[Asset(space.asset_uri)],
             statement_timeout=statement_timeout, max_active_tis_per_dagrun=max_active_chunks,
+            execution_timeout=chunk_timeout,
         ).expand(chunk=plan.output)
         summarize = SummarizeRebuildOperator(task_id="summarize", space=space, planned=plan.output,
                                              trigger_rule="all_done", retries=0)
@@ -207,6 +214,7 @@ def build_combined_context_dag(
     retry_delay: timedelta = timedelta(minutes=1),
     max_active_runs: int = 16,
     statement_timeout: timedelta | None = DEFAULT_STATEMENT_TIMEOUT,
+    task_timeout: timedelta = timedelta(minutes=30),
 ) -> DAG:
     """The DAG computing the combined ``space``, kept up to date by its branches' assets.
 
@@ -214,7 +222,8 @@ def build_combined_context_dag(
     work as for the other spaces, every run's interval the day it processes) OR on an event of any branch's
     asset: the write tasks of the macro and news DAGs name the date they wrote in their event's ``extra``, and the
     run those events trigger recomputes each date named, once.
-    The arguments are those of :func:`build_joint_context_dag`.
+    The arguments are those of :func:`build_joint_context_dag` (``task_timeout``: ``execution_timeout`` of
+    ``combine``).
     """
     branch_assets = [Asset(branch.space.asset_uri) for branch in space.branches]
     with DAG(
@@ -231,6 +240,7 @@ def build_combined_context_dag(
             "retry_delay": retry_delay,
             "retry_exponential_backoff": True,
             "max_retry_delay": timedelta(minutes=30),
+            "execution_timeout": task_timeout,
         },
         tags=["joint-embeddings", space.joint_type],
     ) as dag:

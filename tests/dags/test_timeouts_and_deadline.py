@@ -29,6 +29,18 @@ def test_every_task_and_run_has_a_time_bound(dag_bag, space):
     assert sensor.mode == "reschedule" and sensor.retries == 2  # a poke killed by its timeout is tried again
 
 
+def test_the_rebuild_and_combined_dags_tasks_are_bounded_in_time_too(dag_bag):
+    from joint_context.combined_space import REGIME_COMBINED_V0
+    from joint_context.dag_factory import rebuild_dag_id
+
+    for space in SPACES.values():
+        rebuild = dag_bag.dags[rebuild_dag_id(space)]
+        assert {task.task_id: task.execution_timeout for task in rebuild.tasks} == {
+            "plan": timedelta(minutes=30), "rebuild_chunk": timedelta(hours=2), "summarize": timedelta(minutes=30)}
+    combined = dag_bag.dags[REGIME_COMBINED_V0.dag_id]
+    assert {task.task_id: task.execution_timeout for task in combined.tasks} == {"combine": timedelta(minutes=30)}
+
+
 async def rows_late(text: str, **_context) -> None:
     """A deadline callback as the triggerer imports it (top level, awaitable)."""
 
