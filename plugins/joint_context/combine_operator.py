@@ -11,6 +11,7 @@ from joint_context.combined_space import CombinedSpace
 from joint_context.compat import BaseOperator, events_since_run_was_created, triggering_events
 from joint_context.connections import HISTORICAL_CONN_ID, connection
 from joint_context.errors import JointDataError
+from joint_context.lineage_methods import ReportsLineage, count_facts, date_facts
 from joint_context.operators import fail_without_retry_on_data_error
 from joint_context.run_day import parse_as_of_date, refuse_as_of_date_on_runs_with_their_own_day
 
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from joint_context.compat import Context
 
 
-class CombineJointSpacesOperator(BaseOperator):
+class CombineJointSpacesOperator(ReportsLineage, BaseOperator):
     """Compute the combined space for the run's dates: read the branches' newest rows, combine, write each date in
     its own transaction.
 
@@ -45,6 +46,7 @@ class CombineJointSpacesOperator(BaseOperator):
         self.as_of_date = as_of_date
         self.historical_conn_id = historical_conn_id
         self.statement_timeout = statement_timeout
+        self.lineage_facts: dict = {}  # what execute got to, for the OpenLineage facet
 
     def execute(self, context: Context) -> dict:
         from joint_context.pipeline.combine import combine_range, dates_named_by_events, write_combined_day
@@ -69,6 +71,8 @@ class CombineJointSpacesOperator(BaseOperator):
             else:
                 raise JointDataError("this run has no logical date and no asset event naming a date: trigger it with "
                                      "a logical date (the as_of_date), e.g. --logical-date 2025-01-02T00:00:00+00:00")
+            self.lineage_facts = {**date_facts(dates), "model_id": config.joint_model_id,
+                                  "contexts": len(config.contexts)}
             summaries, failures = [], []
             with connection(self.historical_conn_id, self.statement_timeout) as historical_conn:
                 for as_of_date in dates:
@@ -78,6 +82,14 @@ class CombineJointSpacesOperator(BaseOperator):
                         failures.append(f"{as_of_date}: {day.error}")
                         continue
                     summaries.append(write_combined_day(historical_conn, config, as_of_date, day.results))
+            self.lineage_facts.update(count_facts(summary["counts"] for summary in summaries))
             if failures:
                 raise JointDataError(f"{len(failures)} date(s) failed, the others were written: {'; '.join(failures)}")
         return {"dates": [as_of_date.isoformat() for as_of_date in dates], "summaries": summaries}
+
+    def lineage(self, facts: dict):
+        """OpenLineage: the branch spaces' rows of ``joint_embeddings`` in, the combined rows out, with the
+        dates and counts."""
+        from joint_context.lineage import combined_lineage
+
+        return combined_lineage(self.space, self.historical_conn_id, facts)

@@ -1,4 +1,5 @@
-"""OpenLineage of the extract and write tasks: the tables they read and write, and what the day did.
+"""OpenLineage of the tasks that read or write the tables: extract, write, a rebuild's chunks and the combined
+space's task; the tables they read and write, and what the day (or range) did.
 
 Airflow layer. Imported only from the operators' ``get_openlineage_facets_on_*`` methods, which the
 ``apache-airflow-providers-openlineage`` listener calls, so the package imports (and the DAGs run) without the
@@ -15,6 +16,7 @@ from attrs import define
 from openlineage.client.event_v2 import Dataset
 from openlineage.client.facet_v2 import RunFacet, column_lineage_dataset
 
+from joint_context.combined_space import CombinedSpace
 from joint_context.spaces import JointSpace
 
 SCHEMA = "public"  # the schema include/sql/schema creates the tables in; the package's queries name no schema
@@ -26,10 +28,14 @@ RUN_FACET_NAME = "jointContext"
 
 @define
 class JointContextRunFacet(RunFacet):
-    """What one task of one joint space did for one ``as_of_date``; counts are absent when it did not get that far.
+    """What one task of one joint space did for one ``as_of_date`` (or a range of them: a rebuild chunk, a combined
+    run of several dates, where the counts are context-days); counts are absent when it did not get that far.
 
     :param joint_type: the space, e.g. ``REGIME_MACRO_V0``.
     :param as_of_date: the UTC day processed (ISO date).
+    :param first_date: the first UTC day of a range processed.
+    :param last_date: the last UTC day of a range processed.
+    :param source_joint_types: the spaces whose rows were combined (the combined space).
     :param model_id: the ``model_id`` of the joint rows.
     :param contexts: contexts (region + filters) of the run.
     :param text_vectors_read: text vectors of the day the contexts' means were taken over (NULL vectors left out).
@@ -43,6 +49,9 @@ class JointContextRunFacet(RunFacet):
 
     joint_type: str
     as_of_date: str | None = None
+    first_date: str | None = None
+    last_date: str | None = None
+    source_joint_types: list[str] | None = None
     model_id: str | None = None
     contexts: int | None = None
     text_vectors_read: int | None = None
@@ -54,7 +63,8 @@ class JointContextRunFacet(RunFacet):
     stale_rows_removed: int | None = None
 
     # no schema of its own is published: _schemaURL stays the spec's generic RunFacet, which allows these fields
-    _additional_skip_redact = ["joint_type", "as_of_date", "model_id"]
+    _additional_skip_redact = ["joint_type", "as_of_date", "first_date", "last_date", "source_joint_types",
+                               "model_id"]
 
 
 def namespace_and_database(conn_id: str) -> tuple[str, str | None]:
@@ -131,4 +141,29 @@ def write_lineage(space: JointSpace, runtime_conn_id: str, historical_conn_id: s
         inputs=inputs,
         outputs=[output],
         run_facets={RUN_FACET_NAME: JointContextRunFacet(joint_type=space.joint_type, **facts)},
+    )
+
+
+def combined_lineage(space: CombinedSpace, historical_conn_id: str, facts: dict) -> OperatorLineage:
+    """The combined task's lineage: the branch spaces' rows of ``joint_embeddings`` in (named in the run facet's
+    ``source_joint_types``), the combined rows of the same table out."""
+    table = table_dataset(historical_conn_id, JOINT_EMBEDDINGS_TABLE)
+    branches = ", ".join(branch.space.joint_type for branch in space.branches)
+    fields = {
+        "vector": [_field(table, "vector", "DIRECT", "AGGREGATION", f"weighted mean of the {branches} rows")],
+        "as_of_date": [_field(table, "as_of_date", "DIRECT", "IDENTITY", "the day combined")],
+        "entity_scope": [_field(table, "entity_scope", "DIRECT", "TRANSFORMATION", "the branches' filters, merged")],
+    }
+    columns = column_lineage_dataset.ColumnLineageDatasetFacet(
+        fields={name: column_lineage_dataset.Fields(inputFields=found) for name, found in fields.items()},
+        dataset=[_field(table, "joint_type", "INDIRECT", "FILTER", f"the branch spaces: {branches}"),
+                 _field(table, "model_id", "INDIRECT", "FILTER", "the run's source_model_id"),
+                 _field(table, "created_at", "INDIRECT", "SORT", "the newest branch row wins")],
+    )
+    return OperatorLineage(
+        inputs=[table],
+        outputs=[attrs.evolve(table, facets={"columnLineage": columns})],
+        run_facets={RUN_FACET_NAME: JointContextRunFacet(
+            joint_type=space.joint_type, source_joint_types=[branch.space.joint_type for branch in space.branches],
+            **facts)},
     )

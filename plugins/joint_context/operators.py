@@ -27,6 +27,7 @@ from joint_context.connections import (
     what_to_fix,
 )
 from joint_context.errors import JointDataError
+from joint_context.lineage_methods import ReportsLineage
 from joint_context.run_day import (
     AS_OF_DATE_TEMPLATE,
     parse_as_of_date,
@@ -67,7 +68,7 @@ def run_config(space: JointSpace, context: Context) -> RunConfig:
     return config
 
 
-class ExtractJointInputsOperator(BaseOperator):
+class ExtractJointInputsOperator(ReportsLineage, BaseOperator):
     """Read one date's newest regime vector and text-vector sum and count for every context of a space.
 
     :param space: the joint space to compute.
@@ -118,16 +119,11 @@ class ExtractJointInputsOperator(BaseOperator):
         )
         return {"as_of_date": as_of_date.isoformat(), "contexts": [item.to_xcom() for item in extracted]}
 
-    def get_openlineage_facets_on_complete(self, task_instance):
-        """OpenLineage (the provider's listener calls it): ``regimes``, ``text_embeddings`` and the event table
-        read, with the space, date and counts (``joint_context.lineage``; the provider is imported only here)."""
+    def lineage(self, facts: dict):
+        """OpenLineage: ``regimes``, ``text_embeddings`` and the event table read, with the space, date and counts."""
         from joint_context.lineage import extract_lineage
 
-        return extract_lineage(self.space, self.runtime_conn_id, self.historical_conn_id, self.lineage_facts)
-
-    def get_openlineage_facets_on_failure(self, task_instance):
-        """The same datasets for a failed try, with the counts it got to (none if it failed before reading)."""
-        return self.get_openlineage_facets_on_complete(task_instance)
+        return extract_lineage(self.space, self.runtime_conn_id, self.historical_conn_id, facts)
 
 
 class AggregateJointOperator(BaseOperator):
@@ -156,7 +152,7 @@ class AggregateJointOperator(BaseOperator):
         return {"as_of_date": as_of_date.isoformat(), "results": [result.to_xcom() for result in results]}
 
 
-class WriteJointEmbeddingsOperator(BaseOperator):
+class WriteJointEmbeddingsOperator(ReportsLineage, BaseOperator):
     """Write the date's joint vectors to ``joint_embeddings``, one row per key, in one transaction.
 
     Rows of skipped contexts left by earlier runs are removed, so derived rows mirror their sources.
@@ -202,16 +198,12 @@ class WriteJointEmbeddingsOperator(BaseOperator):
         attach_asset_extra(self, context, summary)
         return summary
 
-    def get_openlineage_facets_on_complete(self, task_instance):
-        """OpenLineage (the provider's listener calls it): ``joint_embeddings`` written from ``regimes``,
-        ``text_embeddings`` and the event table, with the space, date and counts (``joint_context.lineage``)."""
+    def lineage(self, facts: dict):
+        """OpenLineage: ``joint_embeddings`` written from ``regimes``, ``text_embeddings`` and the event table,
+        with the space, date and counts."""
         from joint_context.lineage import write_lineage
 
-        return write_lineage(self.space, self.runtime_conn_id, self.historical_conn_id, self.lineage_facts)
-
-    def get_openlineage_facets_on_failure(self, task_instance):
-        """The same datasets for a failed try, with the counts it got to (none written if the write failed)."""
-        return self.get_openlineage_facets_on_complete(task_instance)
+        return write_lineage(self.space, self.runtime_conn_id, self.historical_conn_id, facts)
 
 
 class RegimeAvailableSensor(BaseSensorOperator):

@@ -23,6 +23,7 @@ from joint_context.connections import (
     describe_database_error,
     is_database_error,
 )
+from joint_context.lineage_methods import ReportsLineage, count_facts
 from joint_context.operators import fail_without_retry_on_data_error
 from joint_context.run_day import parse_as_of_date
 from joint_context.spaces import JointSpace
@@ -66,7 +67,7 @@ class PlanRebuildOperator(BaseOperator):
         return [{"first_date": first.isoformat(), "last_date": last.isoformat()} for first, last in chunks]
 
 
-class RebuildChunkOperator(BaseOperator):
+class RebuildChunkOperator(ReportsLineage, BaseOperator):
     """Rebuild one chunk of dates with the bulk path, and emit the space's asset event naming its dates.
 
     :param space: the joint space to rebuild.
@@ -88,6 +89,7 @@ class RebuildChunkOperator(BaseOperator):
         self.runtime_conn_id = runtime_conn_id
         self.historical_conn_id = historical_conn_id
         self.statement_timeout = statement_timeout
+        self.lineage_facts: dict = {}  # what execute got to, for the OpenLineage facet
 
     def execute(self, context: Context) -> None:
         """Counts go to XCom under ``chunk`` only (no return value: one XCom write per chunk, failed or not)."""
@@ -98,6 +100,8 @@ class RebuildChunkOperator(BaseOperator):
             first_date = parse_as_of_date(self.chunk["first_date"])
             last_date = parse_as_of_date(self.chunk["last_date"])
         summary = new_chunk_summary(first_date, last_date)
+        self.lineage_facts = {"first_date": summary["first_date"], "last_date": summary["last_date"],
+                              "model_id": config.joint_model_id, "contexts": len(config.contexts)}
         try:
             with (
                 fail_without_retry_on_data_error(),
@@ -111,6 +115,7 @@ class RebuildChunkOperator(BaseOperator):
                                 else f"{type(error).__name__}: {error}")
             raise
         finally:
+            self.lineage_facts.update(count_facts([summary]))
             context["ti"].xcom_push(key=CHUNK_XCOM_KEY, value=summary)
         if summary["failed"]:
             raise AirflowFailException(
@@ -118,6 +123,13 @@ class RebuildChunkOperator(BaseOperator):
                 f"were (the chunk's other dates are written): "
                 + "; ".join(f"{day}: {message}" for day, message in summary["failed"].items()))
         context["outlet_events"][Asset(self.space.asset_uri)].extra = asset_extra(summary)
+
+    def lineage(self, facts: dict):
+        """OpenLineage: as the per-date write task's (``regimes``, ``text_embeddings`` and the event table in,
+        ``joint_embeddings`` out), with the chunk's range and its context-day counts."""
+        from joint_context.lineage import write_lineage
+
+        return write_lineage(self.space, self.runtime_conn_id, self.historical_conn_id, facts)
 
 
 class SummarizeRebuildOperator(BaseOperator):

@@ -11,14 +11,16 @@ import json
 import os
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
+import numpy as np
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from devtools.seed import insert_macro_event, insert_news_article, utc
+from tests.e2e.rows import insert_joint_row, macro_scope, news_scope
 from tests.helpers import joint_rows
 from tests.reliability.conftest import seed_day
 
@@ -92,6 +94,9 @@ def test_a_run_emits_its_inputs_output_namespaces_and_counts(lineage_run, clean_
                f"{clean_databases.historical_name}.public.joint_embeddings")]
     extract = task_event(events, dag_id, "extract", "COMPLETE")
     write = task_event(events, dag_id, "write", "COMPLETE")
+    started = task_event(events, dag_id, "write", "START")  # START names the datasets already, and no counts
+    assert datasets(started, "inputs") == inputs and datasets(started, "outputs") == output
+    assert "contexts_written" not in started["run"]["facets"]["jointContext"]
     assert extract["job"]["namespace"] == write["job"]["namespace"] == OL_NAMESPACE
     assert datasets(extract, "inputs") == inputs and datasets(extract, "outputs") == []
     assert datasets(write, "inputs") == inputs and datasets(write, "outputs") == output
@@ -126,6 +131,51 @@ def test_the_news_space_names_its_own_event_table(lineage_run, clean_databases, 
     assert datasets(write, "inputs") == expected_inputs(clean_databases, "news_articles")
     assert write["run"]["facets"]["jointContext"]["joint_type"] == "REGIME_CONTEXT_V0"
     assert write["run"]["facets"]["jointContext"]["contexts_written"] == 1
+
+
+def facet_of(event: dict) -> dict:
+    return {key: value for key, value in event["run"]["facets"]["jointContext"].items() if not key.startswith("_")}
+
+
+def test_a_rebuild_chunk_reports_the_tables_of_the_write_task_with_its_range_and_counts(
+        lineage_run, clean_databases, runtime_conn, historical_conn):
+    seeded = seed_day(runtime_conn, historical_conn)
+    dag_id = "joint_regime_macro_context_rebuild"
+    conf = {**seeded.params, "first_date": DAY.isoformat(), "last_date": (DAY + timedelta(days=1)).isoformat()}
+
+    process, events = lineage_run(dag_id, conf)
+
+    assert process.returncode == 0, (process.stdout + process.stderr)[-3000:]
+    chunk = task_event(events, dag_id, "rebuild_chunk", "COMPLETE")
+    assert datasets(chunk, "inputs") == expected_inputs(clean_databases, "macro_events")
+    assert datasets(chunk, "outputs") == [(namespace_of(clean_databases.historical_dsn),
+                                           f"{clean_databases.historical_name}.public.joint_embeddings")]
+    assert facet_of(chunk) == {"joint_type": "REGIME_MACRO_V0", "first_date": conf["first_date"],
+                               "last_date": conf["last_date"], "model_id": "joint-regime-core-v1", "contexts": 2,
+                               "contexts_written": 2, "contexts_replaced": 0, "contexts_skipped": 2,
+                               "stale_rows_removed": 0}  # the second day has no data: two context-days skipped
+
+
+def test_the_combined_task_reads_the_branch_spaces_rows_and_writes_its_own(lineage_run, clean_databases,
+                                                                            historical_conn):
+    for joint_type, scope in (("REGIME_MACRO_V0", macro_scope("US", country="US")),
+                              ("REGIME_CONTEXT_V0", news_scope("US"))):
+        insert_joint_row(historical_conn, joint_type, DAY, scope, np.full(8, 0.25))
+
+    process, events = lineage_run("joint_regime_combined_context", {"contexts": [{"region": "US", "country": "US"}]})
+
+    assert process.returncode == 0, (process.stdout + process.stderr)[-3000:]
+    combine = task_event(events, "joint_regime_combined_context", "combine", "COMPLETE")
+    table = [(namespace_of(clean_databases.historical_dsn),
+              f"{clean_databases.historical_name}.public.joint_embeddings")]
+    assert datasets(combine, "inputs") == table and datasets(combine, "outputs") == table
+    assert facet_of(combine) == {"joint_type": "REGIME_COMBINED_V0",
+                                 "source_joint_types": ["REGIME_MACRO_V0", "REGIME_CONTEXT_V0"],
+                                 "as_of_date": DAY.isoformat(), "model_id": "joint-regime-combined-v1",
+                                 "contexts": 1, "contexts_written": 1, "contexts_replaced": 0,
+                                 "contexts_skipped": 0, "stale_rows_removed": 0}
+    columns = combine["outputs"][0]["facets"]["columnLineage"]["fields"]
+    assert [(f["name"], f["field"]) for f in columns["vector"]["inputFields"]] == [(table[0][1], "vector")]
 
 
 def test_a_failing_extract_emits_a_fail_event_with_its_inputs_and_space(lineage_run, clean_databases, runtime_conn,
