@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from joint_context.combined_config import CombinedRunConfig
@@ -49,28 +49,14 @@ class CombineJointSpacesOperator(ReportsLineage, BaseOperator):
         self.lineage_facts: dict = {}  # what execute got to, for the OpenLineage facet
 
     def execute(self, context: Context) -> dict:
-        from joint_context.pipeline.combine import combine_range, dates_named_by_events, write_combined_day
+        from joint_context.pipeline.combine import combine_range, write_combined_day
 
         with fail_without_retry_on_data_error():
             dag_run = context.get("dag_run")
             config = CombinedRunConfig.from_params(self.space, context["params"],
                                                    (getattr(dag_run, "conf", None) or {}).keys())
             refuse_as_of_date_on_runs_with_their_own_day(config.as_of_date, dag_run)
-            if self.as_of_date:
-                dates = [parse_as_of_date(self.as_of_date)]
-            elif config.as_of_date is not None:
-                dates = [config.as_of_date]
-            elif events := triggering_events(context):
-                # events registered since the run was created are recomputed too: one may have lost its queue entry
-                later = events_since_run_was_created(context, self.inlets)
-                dates = dates_named_by_events(event.extra for event in [*events, *later])
-                self.log.info("%d asset event(s), %d registered since the run was created, name %d date(s): %s",
-                              len(events) + len(later), len(later), len(dates), ", ".join(map(str, dates)) or "none")
-            elif context.get("ds") is not None:
-                dates = [parse_as_of_date(context["ds"])]
-            else:
-                raise JointDataError("this run has no logical date and no asset event naming a date: trigger it with "
-                                     "a logical date (the as_of_date), e.g. --logical-date 2025-01-02T00:00:00+00:00")
+            dates = self.dates_to_compute(context, config)
             self.lineage_facts = {**date_facts(dates), "model_id": config.joint_model_id,
                                   "contexts": len(config.contexts)}
             summaries, failures = [], []
@@ -86,6 +72,27 @@ class CombineJointSpacesOperator(ReportsLineage, BaseOperator):
             if failures:
                 raise JointDataError(f"{len(failures)} date(s) failed, the others were written: {'; '.join(failures)}")
         return {"dates": [as_of_date.isoformat() for as_of_date in dates], "summaries": summaries}
+
+    def dates_to_compute(self, context: Context, config: CombinedRunConfig) -> list[date]:
+        """The operator's ``as_of_date``, else the run's ``as_of_date`` param, else the dates the asset events
+        name, else ``{{ ds }}`` (see the class docstring)."""
+        from joint_context.pipeline.combine import dates_named_by_events
+
+        if self.as_of_date:
+            return [parse_as_of_date(self.as_of_date)]
+        if config.as_of_date is not None:
+            return [config.as_of_date]
+        if events := triggering_events(context):
+            # events registered since the run was created are recomputed too: one may have lost its queue entry
+            later = events_since_run_was_created(context, self.inlets)
+            dates = dates_named_by_events(event.extra for event in [*events, *later])
+            self.log.info("%d asset event(s), %d registered since the run was created, name %d date(s): %s",
+                          len(events) + len(later), len(later), len(dates), ", ".join(map(str, dates)) or "none")
+            return dates
+        if context.get("ds") is not None:
+            return [parse_as_of_date(context["ds"])]
+        raise JointDataError("this run has no logical date, no as_of_date and no asset event naming a date: trigger "
+                             "it with a logical date or an as_of_date, e.g. --conf '{\"as_of_date\": \"2025-01-02\"}'")
 
     def lineage(self, facts: dict):
         """OpenLineage: the branch spaces' rows of ``joint_embeddings`` in, the combined rows out, with the

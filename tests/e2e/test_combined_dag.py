@@ -137,7 +137,7 @@ def test_a_run_without_a_logical_date_or_dated_events_fails_saying_what_to_give(
     from joint_context.compat import AirflowFailException
 
     operator = CombineJointSpacesOperator(task_id="combine", space=REGIME_COMBINED_V0)
-    with pytest.raises(AirflowFailException, match="trigger it with a logical date"):
+    with pytest.raises(AirflowFailException, match="trigger it with a logical date or an as_of_date"):
         operator.execute({"params": {}, "dag_run": None})
 
 
