@@ -13,6 +13,7 @@ from devtools.seed import insert_macro_event, insert_regime, utc
 from joint_context.config import RunConfig
 from joint_context.errors import VectorDataError
 from joint_context.pipeline import rebuild_range
+from joint_context.pipeline.rebuild import read_window_days
 from joint_context.spaces import REGIME_MACRO_V0
 from tests.helpers import expected_joint, random_vectors
 
@@ -98,7 +99,8 @@ def test_a_database_error_stops_after_the_dates_already_committed(ten_days, tran
     assert {day for day, _region in stored(historical_conn)} == {DAYS[0], DAYS[1], DAYS[2], DAYS[4], DAYS[6]}
 
 
-def rebuild_peak_bytes(clean_databases, transactional_conns, regions: list[str], days: int) -> int:
+def rebuild_peak_bytes(clean_databases, transactional_conns, regions: list[str], days: int,
+                       window_days: int | None = None) -> int:
     """Seed ``days`` days of one 384-dim regime and one text vector per region, rebuild them, and return the peak
     of the Python heap the rebuild traced (numpy arrays included)."""
     import logging
@@ -127,7 +129,8 @@ def rebuild_peak_bytes(clean_databases, transactional_conns, regions: list[str],
     logging.disable(logging.INFO)
     tracemalloc.start()
     try:
-        outcomes = list(rebuild_range(*transactional_conns, config, first, first + timedelta(days=days - 1)))
+        outcomes = list(rebuild_range(*transactional_conns, config, first, first + timedelta(days=days - 1),
+                                      window_days=window_days))
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -139,15 +142,22 @@ def rebuild_peak_bytes(clean_databases, transactional_conns, regions: list[str],
 def test_memory_stays_flat_in_the_length_of_the_range(clean_databases, transactional_conns):
     """A window's regimes and text sums are held, not the whole range's: a 50-region rebuild of ten years would
     otherwise hold 50 x 3650 float64 sums and regime vectors (1.3 GB)."""
-    regions = [f"R{number}" for number in range(4)]
-    short = rebuild_peak_bytes(clean_databases, transactional_conns, regions, 276)
-    long = rebuild_peak_bytes(clean_databases, transactional_conns, regions, 1104)
+    regions = [f"R{number}" for number in range(4)]  # with 92-day windows (the default's for 50 contexts)
+    short = rebuild_peak_bytes(clean_databases, transactional_conns, regions, 276, window_days=92)
+    long = rebuild_peak_bytes(clean_databases, transactional_conns, regions, 1104, window_days=92)
     assert long < 1.3 * short, (short, long)  # four times the range, about the same memory
+
+
+def test_fewer_contexts_read_longer_windows_holding_the_same_context_days():
+    """The default window holds at most 4,600 context-days (the fifty-region budget below): fewer contexts read
+    longer windows, so three contexts read ten years in three queries per filter set."""
+    assert [read_window_days(contexts) for contexts in (1, 3, 50, 200)] == [4600, 1533, 92, 31]
 
 
 def test_a_fifty_region_rebuild_stays_within_the_memory_budget_of_a_200k_vector_day(clean_databases,
                                                                                   transactional_conns):
-    """A 50-region rebuild holds less than 150 MB (the budget of a 200k-vector day): one 92-day window at most."""
+    """A 50-region rebuild holds less than 150 MB (the budget of a 200k-vector day): one 92-day window at most (the
+    window is shorter the more contexts there are)."""
     regions = [f"R{number}" for number in range(50)]
     peak = rebuild_peak_bytes(clean_databases, transactional_conns, regions, 100)
     assert 10 * 2**20 < peak < 150 * 2**20, peak  # a window of 50 x 92 float64 sums and regimes is ~28 MB

@@ -13,7 +13,7 @@ import logging
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 
@@ -23,13 +23,12 @@ from joint_context.combined_space import JOINT_EMBEDDINGS_TABLE
 from joint_context.config import RegionScope
 from joint_context.errors import JointDataError, VectorDataError
 from joint_context.pipeline.extract import dates_between
-from joint_context.pipeline.rebuild import WRITE_CHUNK_KEYS, DateOutcome
+from joint_context.pipeline.rebuild import WRITE_CHUNK_KEYS, DateOutcome, plan_chunks, read_window_days
 from joint_context.pipeline.write import ACTION_COUNTS, joint_rows
 from joint_context.store import WriteOutcome, replace_joint_rows_for_dates
 from joint_context.vectors import FLOAT32_LE, decode_vector
 
 log = logging.getLogger("joint_context.pipeline")
-READ_WINDOW_DAYS = 92  # a long range is read a quarter at a time
 
 
 @dataclass
@@ -126,22 +125,21 @@ def write_combined_day(historical_conn, config: CombinedRunConfig, as_of_date: d
 
 
 def rebuild_combined_range(historical_conn, config: CombinedRunConfig, first_date: date, last_date: date, *,
-                           chunk_keys: int = WRITE_CHUNK_KEYS, window_days: int = READ_WINDOW_DAYS,
+                           chunk_keys: int = WRITE_CHUNK_KEYS, window_days: int | None = None,
                            ) -> Iterator[DateOutcome]:
     """Compute and write every date of the range, ``chunk_keys`` keys a transaction (all of a date's keys in one),
-    as :func:`joint_context.pipeline.rebuild_range` does; yield each date's outcome once committed."""
+    as :func:`joint_context.pipeline.rebuild_range` does, reading it a window at a time as that does; yield each
+    date's outcome once committed."""
     pending: dict[date, CombinedDay] = {}
     pending_keys = 0
-    window_start = first_date
-    while window_start <= last_date:
-        window_end = min(window_start + timedelta(days=window_days - 1), last_date)
+    windows = plan_chunks(first_date, last_date, window_days or read_window_days(len(config.contexts)))
+    for window_start, window_end in windows:
         for day in combine_range(historical_conn, config, window_start, window_end):
             pending[day.as_of_date] = day
             pending_keys += len(day.results)
             if pending_keys >= chunk_keys:
                 yield from _write_chunk(historical_conn, config, pending)
                 pending, pending_keys = {}, 0
-        window_start = window_end + timedelta(days=1)
     yield from _write_chunk(historical_conn, config, pending)
 
 

@@ -21,7 +21,11 @@ from joint_context.pipeline.write import ACTION_COUNTS, joint_rows, log_outcomes
 from joint_context.store import replace_joint_rows_for_dates
 
 WRITE_CHUNK_KEYS = 256  # commit once this many (date, scope) keys are pending, and at the end
-READ_WINDOW_DAYS = 92  # read a long range a quarter at a time: memory stays flat whatever the range and regions
+# A long range is read a window of days at a time, so memory stays flat whatever the range: a window holds at most
+# this many context-days of regimes and text sums (50 contexts x 92 days: about 28 MB at 384 dimensions). Fewer
+# contexts read longer windows, which cost fewer queries: three contexts read ten years in three windows.
+HELD_CONTEXT_DAYS = 50 * 92
+MIN_WINDOW_DAYS = 31
 
 
 @dataclass(frozen=True)
@@ -41,18 +45,19 @@ class DateOutcome:
 
 def rebuild_range(
     runtime_conn, historical_conn, config: RunConfig, first_date: date, last_date: date, *,
-    chunk_keys: int = WRITE_CHUNK_KEYS, window_days: int = READ_WINDOW_DAYS,
+    chunk_keys: int = WRITE_CHUNK_KEYS, window_days: int | None = None,
 ) -> Iterator[DateOutcome]:
     """Compute and write every date of ``first_date..last_date``; yield each date's outcome in date order, once
     its chunk is committed. A date with bad data writes nothing and comes back ``failed``; the others go on.
 
-    The range is read ``window_days`` at a time (one regime query and one ``COPY`` per filter set each), so what
-    is held is one window's regimes and text sums, however long the range and however many regions.
+    The range is read ``window_days`` at a time (default :func:`read_window_days`; one regime query and one
+    ``COPY`` per filter set each), so what is held is one window's regimes and text sums, however long the range.
     A database error stops the generator: the dates yielded so far are committed, the rest are not (rerunning the
     range rewrites the committed dates with the same bytes).
     """
     pending: dict[date, list[ScopeResult] | JointDataError] = {}
     pending_keys = 0
+    window_days = window_days or read_window_days(len(config.contexts))
     for day in _windowed_extract(runtime_conn, historical_conn, config, first_date, last_date, window_days):
         outcome: list[ScopeResult] | JointDataError | None = day.error
         if outcome is None:
@@ -69,13 +74,16 @@ def rebuild_range(
     yield from _write_chunk(historical_conn, config, pending)
 
 
+def read_window_days(contexts: int) -> int:
+    """Days per read window for ``contexts`` contexts: as many as keep ``HELD_CONTEXT_DAYS`` context-days at most
+    (at least ``MIN_WINDOW_DAYS``)."""
+    return max(MIN_WINDOW_DAYS, HELD_CONTEXT_DAYS // max(contexts, 1))
+
+
 def _windowed_extract(runtime_conn, historical_conn, config: RunConfig, first_date: date, last_date: date,
                       window_days: int) -> Iterator[DayExtract]:
-    window_start = first_date
-    while window_start <= last_date:
-        window_end = min(window_start + timedelta(days=window_days - 1), last_date)
+    for window_start, window_end in plan_chunks(first_date, last_date, window_days):
         yield from extract_range(runtime_conn, historical_conn, config, window_start, window_end, bulk=True)
-        window_start = window_end + timedelta(days=1)
 
 
 def _write_chunk(historical_conn, config: RunConfig,
