@@ -181,24 +181,34 @@ class SimpleAverageJointModel:
     def embed(self, numeric_vector: np.ndarray, text_vector: np.ndarray) -> np.ndarray:
         """``(w_num * z_num + w_text * z_text) / (w_num + w_text)`` in float64 (over the L2-normalised branches
         with "l2"), returned as float32."""
-        numeric_vector, text_vector = self.branches(numeric_vector, text_vector)
+        return self.average(*self.branches(numeric_vector, text_vector))
+
+    def average(self, numeric_branch: np.ndarray, text_branch: np.ndarray) -> np.ndarray:
+        """The weighted average of two float64 branches as :meth:`branches` returns them, as float32."""
         numeric_share, text_share = self.shares
-        joint = numeric_share * numeric_vector + text_share * text_vector
+        joint = numeric_share * numeric_branch + text_share * text_branch
         return joint.astype(FLOAT32_LE)
+
+    def weighted_norms(self, numeric_branch: np.ndarray, text_branch: np.ndarray) -> tuple[float, float, float | None]:
+        """``(‖s_num·b_num‖, ‖s_text·b_text‖, text share)`` of two branches as :meth:`branches` returns them (the
+        share None when both norms are 0); see :class:`BranchStats`."""
+        numeric_share, text_share = self.shares
+        numeric_norm, text_norm = numeric_share * _norm(numeric_branch), text_share * _norm(text_branch)
+        total = numeric_norm + text_norm
+        return numeric_norm, text_norm, None if total == 0 else text_norm / total
 
     def branch_stats(self, numeric_vector: np.ndarray, text_vector: np.ndarray,
                      joint_vector: np.ndarray | None = None) -> BranchStats:
         """How much each branch weighs in the joint vector (``joint_vector``: the stored float32 one, else
         :meth:`embed`'s)."""
         numeric_branch, text_branch = self.branches(numeric_vector, text_vector)
-        numeric_share, text_share = self.shares
-        numeric_norm, text_norm = numeric_share * _norm(numeric_branch), text_share * _norm(text_branch)
-        joint = np.asarray(self.embed(numeric_vector, text_vector) if joint_vector is None else joint_vector,
+        numeric_norm, text_norm, text_share = self.weighted_norms(numeric_branch, text_branch)
+        joint = np.asarray(self.average(numeric_branch, text_branch) if joint_vector is None else joint_vector,
                            dtype=np.float64)
         return BranchStats(
             numeric_norm=numeric_norm,
             text_norm=text_norm,
-            text_share=None if numeric_norm + text_norm == 0 else text_norm / (numeric_norm + text_norm),
+            text_share=text_share,
             cosine_joint_numeric=cosine(joint, np.asarray(numeric_vector, dtype=np.float64)),
             cosine_joint_text=cosine(joint, np.asarray(text_vector, dtype=np.float64)),
         )

@@ -80,14 +80,13 @@ def aggregate_scope(extracted: ExtractedScope, config: RunConfig) -> ScopeResult
                 f"regime vector has dimension {regime_dimension} but the text vectors of "
                 f"{TEXT_EMBEDDINGS_TABLE} (e.g. source_id {extracted.text.first_row_id!r}) have {text_dimension}",
             )
-        text_mean = extracted.text.mean()
+        model = config.joint_model
         try:
-            result.vector = config.joint_model.embed(extracted.regime_vector, text_mean)
+            branches = model.branches(extracted.regime_vector, extracted.text.mean())
         except ZeroNormBranchError as error:
             raise _zero_norm_error(extracted, error.branch) from error
-        stats = config.joint_model.branch_stats(extracted.regime_vector, text_mean, result.vector)
-        result.numeric_branch_norm, result.text_branch_norm = stats.numeric_norm, stats.text_norm
-        result.text_share = stats.text_share
+        result.vector = model.average(*branches)
+        result.numeric_branch_norm, result.text_branch_norm, result.text_share = model.weighted_norms(*branches)
     return result
 
 
