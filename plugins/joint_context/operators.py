@@ -27,7 +27,7 @@ from joint_context.connections import (
     what_to_fix,
 )
 from joint_context.errors import JointDataError
-from joint_context.lineage_methods import ReportsLineage
+from joint_context.lineage_methods import ReportsLineage, count_facts
 from joint_context.run_day import (
     AS_OF_DATE_TEMPLATE,
     parse_as_of_date,
@@ -192,9 +192,7 @@ class WriteJointEmbeddingsOperator(ReportsLineage, BaseOperator):
             with connection(self.historical_conn_id, self.statement_timeout) as historical_conn:
                 outcomes = write_day(historical_conn, config, as_of_date, results)
         summary = log_outcomes(as_of_date, results, outcomes)
-        counts = summary["counts"]
-        self.lineage_facts.update(contexts_written=counts["written"], contexts_replaced=counts["replaced"],
-                                  contexts_skipped=counts["skipped"], stale_rows_removed=counts["removed"])
+        self.lineage_facts.update(count_facts([summary["counts"]]))
         attach_asset_extra(self, context, summary)
         return summary
 
